@@ -1,0 +1,1 @@
+//! Command line: clap arguments (`args`) resolved once into a `Plan` (`plan`).

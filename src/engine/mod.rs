@@ -1,0 +1,1 @@
+//! Engine: drives capture → decode → flow → tls → facts → checks → report.

@@ -1,0 +1,1 @@
+//! Flow stage: flow table and TCP reassembly.

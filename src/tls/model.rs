@@ -1,0 +1,289 @@
+//! Owned results of the TLS stage for one flow: what was seen, with the frame
+//! numbers that prove it. Plain data (Serialize), no parser types leak out.
+//!
+//! Directions are TCP directions of the flow ([`Dir`]: `AB` = from the
+//! canonical key's `a` to `b`); the facts builder maps them to client/server
+//! using `client_hello_dir` / `server_hello_dir` and the TCP roles.
+//!
+//! Field names are a contract with `checks/` and `report/`: add fields, never
+//! rename or change their meaning.
+
+use serde::Serialize;
+
+use crate::capture::Timestamp;
+use crate::decode::Dir;
+
+/// TLS / SSL protocol version code point (open newtype, R4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TlsVersion(pub u16);
+
+impl TlsVersion {
+    pub const SSL2: TlsVersion = TlsVersion(0x0002);
+    pub const SSL3: TlsVersion = TlsVersion(0x0300);
+    pub const TLS10: TlsVersion = TlsVersion(0x0301);
+    pub const TLS11: TlsVersion = TlsVersion(0x0302);
+    pub const TLS12: TlsVersion = TlsVersion(0x0303);
+    pub const TLS13: TlsVersion = TlsVersion(0x0304);
+
+    /// Report name: `SSLv2`, `SSLv3`, `TLSv1.0` … `TLSv1.3`, `TLSv1.3-draft28`,
+    /// else `0x%04x`.
+    pub fn name(self) -> String {
+        match self.0 {
+            0x0002 => "SSLv2".into(),
+            0x0300 => "SSLv3".into(),
+            0x0301 => "TLSv1.0".into(),
+            0x0302 => "TLSv1.1".into(),
+            0x0303 => "TLSv1.2".into(),
+            0x0304 => "TLSv1.3".into(),
+            v if v & 0xff00 == 0x7f00 => format!("TLSv1.3-draft{}", v & 0xff),
+            v => format!("0x{v:04x}"),
+        }
+    }
+
+    /// Parse a report/profile name (`TLSv1.0`, `TLS1.0`, `TLS 1.0`, `tls1`, `0x0301`).
+    pub fn parse(s: &str) -> Option<TlsVersion> {
+        let t: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '_')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if let Some(hex) = t.strip_prefix("0x") {
+            return u16::from_str_radix(hex, 16).ok().map(TlsVersion);
+        }
+        let v = match t.as_str() {
+            "sslv2" | "ssl2" | "ssl2.0" => 0x0002,
+            "sslv3" | "ssl3" | "ssl3.0" => 0x0300,
+            "tlsv1" | "tlsv1.0" | "tls1" | "tls1.0" => 0x0301,
+            "tlsv1.1" | "tls1.1" => 0x0302,
+            "tlsv1.2" | "tls1.2" => 0x0303,
+            "tlsv1.3" | "tls1.3" => 0x0304,
+            _ => return None,
+        };
+        Some(TlsVersion(v))
+    }
+
+    /// TLS 1.3 or one of its drafts.
+    pub fn is_tls13(self) -> bool {
+        self.0 == 0x0304 || self.0 & 0xff00 == 0x7f00
+    }
+}
+
+impl std::fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Cipher suite code point (open newtype, R4). Name lookup lives in `tls::suites`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CipherSuiteId(pub u16);
+
+impl CipherSuiteId {
+    pub const RSA_WITH_3DES_EDE_CBC_SHA: CipherSuiteId = CipherSuiteId(0x000a);
+    pub fn hex(self) -> String {
+        format!("0x{:04x}", self.0)
+    }
+}
+
+/// Where a fact was seen: the frame whose bytes completed it.
+pub type FrameNo = u64;
+
+/// ClientHello as offered (first ClientHello of the flow; `count` says how many).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientHelloFacts {
+    pub frame: FrameNo,
+    pub dir: Option<Dir>,
+    /// SSLv2-compatible (v2 record) ClientHello.
+    pub sslv2_format: bool,
+    /// legacy_version field.
+    pub version: Option<TlsVersion>,
+    /// supported_versions extension, in offer order (GREASE removed).
+    pub supported_versions: Vec<TlsVersion>,
+    pub cipher_suites: Vec<CipherSuiteId>,
+    pub sni: Option<String>,
+    pub session_id: Vec<u8>,
+    /// session_ticket extension present (`ticket_len` > 0 means a ticket is offered for resumption).
+    pub session_ticket_ext: bool,
+    pub ticket_len: usize,
+    /// pre_shared_key extension (TLS 1.3 resumption offer).
+    pub psk: bool,
+    pub extensions: Vec<u16>,
+    pub encrypt_then_mac: bool,
+    pub extended_master_secret: bool,
+    /// How many ClientHellos were seen on the flow (2 after a HelloRetryRequest, more on renegotiation in the clear).
+    pub count: u32,
+    /// client_random (32 bytes) for key-log matching.
+    pub random: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerHelloFacts {
+    pub frame: FrameNo,
+    pub dir: Option<Dir>,
+    pub sslv2_format: bool,
+    /// legacy server_version field.
+    pub version: Option<TlsVersion>,
+    /// supported_versions extension (TLS 1.3).
+    pub supported_version: Option<TlsVersion>,
+    pub cipher_suite: Option<CipherSuiteId>,
+    pub session_id: Vec<u8>,
+    pub extensions: Vec<u16>,
+    pub psk: bool,
+    pub encrypt_then_mac: bool,
+    pub extended_master_secret: bool,
+    /// A HelloRetryRequest was seen before this ServerHello (its frame).
+    pub hello_retry_request: Option<FrameNo>,
+    pub random: Vec<u8>,
+}
+
+/// One X.509 certificate, decoded.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CertFacts {
+    /// Every CN attribute of the subject, in order, whatever its string type.
+    pub subject_cn: Vec<String>,
+    /// Full subject in RFC 4514-ish form (`CN=…, O=…`).
+    pub subject: String,
+    pub issuer: String,
+    pub issuer_cn: Vec<String>,
+    /// DNS / IP / email / URI SANs as `DNS:name`, `IP:addr`, … (dNSName without prefix? no: always prefixed).
+    pub san: Vec<String>,
+    /// Unix seconds.
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    /// EKU purposes by short name (`serverAuth`, `clientAuth`, …) or dotted OID. `None` = no EKU extension (any purpose).
+    pub eku: Option<Vec<String>>,
+    /// `RSA 2048`, `EC P-256`, `Ed25519`, … or the algorithm OID.
+    pub key: String,
+    pub signature_algorithm: String,
+    /// Hex, colon-free, lowercase.
+    pub serial: String,
+    /// SHA-256 of the DER, lowercase hex.
+    pub sha256: String,
+    /// Set when x509-parser could not decode the DER: the reason. Other fields then empty.
+    pub parse_error: Option<String>,
+}
+
+/// A Certificate handshake message as sent by one side.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CertChainFacts {
+    /// Frame that completed the Certificate message.
+    pub frame: FrameNo,
+    /// Chain in the order sent; empty = an empty Certificate message.
+    pub certs: Vec<CertFacts>,
+    /// TLS 1.3 certificate_request_context etc. do not matter here; `truncated` marks a chain cut by limits.
+    pub truncated: bool,
+}
+
+/// CertificateRequest from the server.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CertRequestFacts {
+    pub frame: FrameNo,
+    /// Distinguished names of acceptable CAs, as strings (may be empty = any).
+    pub ca_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertFacts {
+    pub frame: FrameNo,
+    pub dir: Option<Dir>,
+    /// Encrypted alert: level/description unknown without keys.
+    pub encrypted: bool,
+    pub level: Option<u8>,
+    pub description: Option<u8>,
+}
+
+/// Application-data record statistics for one direction (evidence for spec §3.3).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AppDataStats {
+    pub records: u64,
+    pub bytes: u64,
+    pub first_frame: Option<FrameNo>,
+    /// Minimal ciphertext length for the negotiated suite (CBC: MAC+padding [+IV]); None when not CBC / unknown.
+    pub minimal_len: Option<u16>,
+    /// Records of exactly `minimal_len` bytes.
+    pub minimal_records: u64,
+    /// …of which followed by another application-data record of the same direction in the same TCP segment.
+    pub minimal_then_same_segment: u64,
+    /// …of which followed by application data of the same direction in a later segment before the peer spoke.
+    pub minimal_then_later_segment: u64,
+    /// Up to `MAX_EVIDENCE_FRAMES` frames for each category above.
+    pub same_segment_frames: Vec<FrameNo>,
+    pub later_segment_frames: Vec<FrameNo>,
+    /// Application-data records with length field 0.
+    pub zero_length_records: u64,
+    pub zero_length_frames: Vec<FrameNo>,
+    /// With keys (`--keylog`): records whose plaintext was empty; None when not decrypted.
+    pub decrypted_empty_records: Option<u64>,
+    pub decrypted_empty_frames: Vec<FrameNo>,
+}
+
+/// Per-direction record-layer facts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DirectionFacts {
+    pub records: u64,
+    /// Record-layer versions seen (distinct, in order of first appearance).
+    pub record_versions: Vec<TlsVersion>,
+    pub sslv2_records: u64,
+    /// Frame of this side's ChangeCipherSpec.
+    pub change_cipher_spec: Option<FrameNo>,
+    /// First encrypted handshake record after CCS (the Finished), or the TLS 1.3 equivalent.
+    pub encrypted_handshake: Option<FrameNo>,
+    pub app_data: AppDataStats,
+    pub heartbeats: u64,
+    /// Zero-length records of any content type (count).
+    pub zero_length_records: u64,
+    /// Gaps in this direction (TCP) after which the record walk resynchronised.
+    pub resyncs: u32,
+    /// Bytes skipped because the record walk could not find a record boundary.
+    pub unparsed_bytes: u64,
+    /// Handshake messages in order (names; `encrypted` for opaque ones), capped.
+    pub handshake_messages: Vec<String>,
+    /// Last plaintext handshake message name and its frame.
+    pub last_handshake: Option<(String, FrameNo)>,
+    pub first_frame: Option<FrameNo>,
+    pub last_ts: Option<Timestamp>,
+}
+
+/// The flow's payload is not TLS.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NotTlsFacts {
+    pub frame: FrameNo,
+    pub dir: Option<Dir>,
+    /// Human hint: `cleartext SIP (INVITE sip:… SIP/2.0)`, `SSH`, `HTTP`, `unknown binary`.
+    pub looks_like: String,
+}
+
+/// Everything the TLS stage learned about one flow.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TlsFacts {
+    /// At least one valid TLS/SSL record was seen.
+    pub saw_tls: bool,
+    pub not_tls: Option<NotTlsFacts>,
+    pub client_hello: Option<ClientHelloFacts>,
+    pub server_hello: Option<ServerHelloFacts>,
+    /// Negotiated: supported_versions if present, else server_version (SSLv2: 0x0002).
+    pub negotiated_version: Option<TlsVersion>,
+    pub cipher_suite: Option<CipherSuiteId>,
+    /// Abbreviated handshake (session id echo / ticket) or TLS 1.3 PSK; None when no ServerHello.
+    pub resumed: Option<bool>,
+    /// How: `session-id`, `ticket`, `psk`.
+    pub resumption: Option<String>,
+    /// Server issued a NewSessionTicket.
+    pub new_session_ticket: bool,
+    pub server_certificates: Option<CertChainFacts>,
+    pub client_certificates: Option<CertChainFacts>,
+    pub certificate_request: Option<CertRequestFacts>,
+    pub alerts: Vec<AlertFacts>,
+    /// A second handshake on the same connection (ClientHello/HelloRequest in the clear after the first, or an encrypted handshake record after Finished).
+    pub renegotiation: bool,
+    pub renegotiation_frame: Option<FrameNo>,
+    /// Encrypt-then-MAC negotiated (both hellos carry the extension).
+    pub encrypt_then_mac: bool,
+    pub per_dir: [DirectionFacts; 2],
+    /// Parse problems (damaged handshake, oversized message, …) with their frames.
+    pub notes: Vec<String>,
+    /// Decryption status (`--keylog` / `--rsa-key`): None when no keys were given.
+    pub decryption: Option<String>,
+}
