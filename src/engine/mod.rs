@@ -145,6 +145,18 @@ pub fn collect_facts(
     progress: &dyn Fn(u64),
 ) -> Result<InputFacts, EngineError> {
     let source = FileSource::open(path)?;
+    collect_from_source(source, input, opts, progress)
+}
+
+/// Like [`collect_facts`], from an already opened source (e.g. bytes in
+/// memory via `FileSource::from_reader`).
+pub fn collect_from_source(
+    source: FileSource,
+    input: usize,
+    opts: &EngineOptions,
+    progress: &dyn Fn(u64),
+) -> Result<InputFacts, EngineError> {
+    let path = source.path().to_path_buf();
     let mut result = if opts.threads > 1 {
         parallel::run(source, input, opts, progress)?
     } else {
@@ -165,14 +177,14 @@ pub fn collect_facts(
         let flows = worker.finish();
         let evicted_full = worker.evicted_full();
         InputFacts {
-            path: path.to_path_buf(),
+            path: path.clone(),
             flows,
             stats: source.into_stats(),
             decode,
             evicted_full,
         }
     };
-    result.path = path.to_path_buf();
+    result.path = path;
     link_resumed_sessions(&mut result.flows);
     Ok(result)
 }
