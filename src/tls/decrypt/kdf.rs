@@ -114,7 +114,11 @@ pub fn master_secret(
 /// Extended master secret (RFC 7627 §4). `session_hash` is the handshake hash
 /// up to and including the ClientKeyExchange: SHA-256/384 of the messages for
 /// TLS 1.2, MD5 ‖ SHA-1 (36 bytes) for TLS 1.0/1.1.
-pub fn extended_master_secret(prf: Prf, premaster: &[u8], session_hash: &[u8]) -> [u8; MASTER_SECRET_LEN] {
+pub fn extended_master_secret(
+    prf: Prf,
+    premaster: &[u8],
+    session_hash: &[u8],
+) -> [u8; MASTER_SECRET_LEN] {
     let mut ms = [0u8; MASTER_SECRET_LEN];
     prf.compute(premaster, b"extended master secret", session_hash, &mut ms);
     ms
@@ -135,12 +139,19 @@ pub fn key_block(
 }
 
 /// HKDF-Expand-Label(secret, label, "", out.len()) of RFC 8446 §7.1.
-pub fn hkdf_expand_label(hash: PrfHash, secret: &[u8], label: &[u8], out: &mut [u8]) -> Result<(), DecryptError> {
+pub fn hkdf_expand_label(
+    hash: PrfHash,
+    secret: &[u8],
+    label: &[u8],
+    out: &mut [u8],
+) -> Result<(), DecryptError> {
     const PREFIX: &[u8] = b"tls13 ";
     // struct HkdfLabel { uint16 length; opaque label<7..255>; opaque context<0..255>; }
     let mut info = Vec::with_capacity(4 + PREFIX.len() + label.len());
-    let out_len = u16::try_from(out.len()).map_err(|_| DecryptError::BadSecretLength { got: out.len() })?;
-    let label_len = u8::try_from(PREFIX.len() + label.len()).map_err(|_| DecryptError::BadSecretLength { got: label.len() })?;
+    let out_len =
+        u16::try_from(out.len()).map_err(|_| DecryptError::BadSecretLength { got: out.len() })?;
+    let label_len = u8::try_from(PREFIX.len() + label.len())
+        .map_err(|_| DecryptError::BadSecretLength { got: label.len() })?;
     info.extend_from_slice(&out_len.to_be_bytes());
     info.push(label_len);
     info.extend_from_slice(PREFIX);
@@ -182,5 +193,64 @@ mod tests {
              f7 01 87 34 7b 66",
         );
         assert_eq!(out.to_vec(), want);
+    }
+
+    // Expected outputs below were computed with OpenSSL 3.0's TLS1-PRF KDF:
+    // `openssl kdf -keylen N -kdfopt digest:D -kdfopt hexsecret:S
+    //  -kdfopt hexseed:<"test label" hex><seed hex> TLS1-PRF`.
+    const SECRET: &str = "9bbe436ba940f017b17652849a71db35";
+    const SEED: &str = "a0ba9f936cda311827a6f796ffd5198c";
+
+    #[test]
+    fn tls12_sha384_prf_matches_openssl() {
+        let mut out = [0u8; 32];
+        Prf::Sha384.compute(&unhex(SECRET), b"test label", &unhex(SEED), &mut out);
+        assert_eq!(
+            out.to_vec(),
+            unhex("dd88775cd827187b67a3f7652b5c13f715791cc46e0274a6d3fb16651103defc")
+        );
+    }
+
+    #[test]
+    fn tls10_md5_sha1_prf_matches_openssl() {
+        let mut out = [0u8; 100];
+        Prf::Md5Sha1.compute(&unhex(SECRET), b"test label", &unhex(SEED), &mut out);
+        let want = unhex(
+            "661740e6f98bc901efd2738502a71c03f76dd2f86298549b1148eff06714cf0f6b7c532cd8c69f1530e0bb680eec34c4
+             95fa75a8bfcc9c335484c0d3d194ab6e32975903c50ebcdbe9d67c0591bdbd80dddcc36d33ccd58adf96caae173f48dc
+             40f983e2",
+        );
+        assert_eq!(out.to_vec(), want);
+    }
+
+    #[test]
+    fn tls10_prf_halves_overlap_for_odd_length_secrets() {
+        let mut secret = unhex(SECRET);
+        secret.push(0xab);
+        let mut out = [0u8; 40];
+        Prf::Md5Sha1.compute(&secret, b"test label", &unhex(SEED), &mut out);
+        assert_eq!(
+            out.to_vec(),
+            unhex(
+                "c55cce910d01afe4fce09b84d3e47936666d769a2426ac9c83d72566c314df98f4d8b00455413a99"
+            )
+        );
+    }
+
+    #[test]
+    fn prf_choice_follows_version_and_suite_hash() {
+        assert_eq!(
+            Prf::for_version(TlsVersion::TLS10, PrfHash::Sha384),
+            Ok(Prf::Md5Sha1)
+        );
+        assert_eq!(
+            Prf::for_version(TlsVersion::TLS11, PrfHash::Sha256),
+            Ok(Prf::Md5Sha1)
+        );
+        assert_eq!(
+            Prf::for_version(TlsVersion::TLS12, PrfHash::Sha384),
+            Ok(Prf::Sha384)
+        );
+        assert!(Prf::for_version(TlsVersion::SSL3, PrfHash::Sha256).is_err());
     }
 }

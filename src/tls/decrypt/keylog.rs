@@ -52,7 +52,11 @@ pub enum KeyLogProblem {
     #[error("{field} is not hex")]
     BadHex { field: &'static str },
     #[error("{field} has {got} bytes, expected {expected}")]
-    BadLength { field: &'static str, expected: &'static str, got: usize },
+    BadLength {
+        field: &'static str,
+        expected: &'static str,
+        got: usize,
+    },
     #[error("line is not UTF-8")]
     NotUtf8,
     #[error("line longer than {MAX_LINE_LEN} bytes")]
@@ -88,8 +92,12 @@ impl Label {
     fn parse(s: &str) -> Option<(Label, &'static str)> {
         Some(match s {
             "CLIENT_RANDOM" => (Label::ClientRandom, "CLIENT_RANDOM"),
-            "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => (Label::ClientHandshake, "CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
-            "SERVER_HANDSHAKE_TRAFFIC_SECRET" => (Label::ServerHandshake, "SERVER_HANDSHAKE_TRAFFIC_SECRET"),
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => {
+                (Label::ClientHandshake, "CLIENT_HANDSHAKE_TRAFFIC_SECRET")
+            }
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET" => {
+                (Label::ServerHandshake, "SERVER_HANDSHAKE_TRAFFIC_SECRET")
+            }
             "CLIENT_TRAFFIC_SECRET_0" => (Label::ClientTraffic0, "CLIENT_TRAFFIC_SECRET_0"),
             "SERVER_TRAFFIC_SECRET_0" => (Label::ServerTraffic0, "SERVER_TRAFFIC_SECRET_0"),
             _ => return None,
@@ -125,7 +133,11 @@ impl KeyLog {
     }
 
     /// Merges key log text read from `reader`; `path` names it in errors.
-    pub fn add_reader<R: BufRead>(&mut self, path: &Path, mut reader: R) -> Result<usize, KeyLogError> {
+    pub fn add_reader<R: BufRead>(
+        &mut self,
+        path: &Path,
+        mut reader: R,
+    ) -> Result<usize, KeyLogError> {
         let mut line = Vec::with_capacity(256);
         let mut count = 0;
         for line_no in 1.. {
@@ -181,7 +193,8 @@ impl KeyLog {
             entry.master = Some(ms);
             return Ok(true);
         }
-        let secret = hex::decode(secret_hex).map_err(|_| KeyLogProblem::BadHex { field: "secret" })?;
+        let secret =
+            hex::decode(secret_hex).map_err(|_| KeyLogProblem::BadHex { field: "secret" })?;
         if !matches!(secret.len(), 32 | MAX_TLS13_SECRET_LEN) {
             return Err(KeyLogProblem::BadLength {
                 field: "secret",
@@ -201,7 +214,10 @@ impl KeyLog {
     }
 
     /// The TLS ≤1.2 master secret of the connection with `client_random`.
-    pub fn master_secret(&self, client_random: &[u8; RANDOM_LEN]) -> Option<&[u8; MASTER_SECRET_LEN]> {
+    pub fn master_secret(
+        &self,
+        client_random: &[u8; RANDOM_LEN],
+    ) -> Option<&[u8; MASTER_SECRET_LEN]> {
         self.entries.get(client_random)?.master.as_ref()
     }
 
@@ -255,7 +271,11 @@ mod tests {
 
     #[test]
     fn client_random_lines_give_master_secrets_and_comments_are_skipped() {
-        let text = format!("# made by a test client\n\nCLIENT_RANDOM {CR1} {}\r\nCLIENT_RANDOM {CR2} {}\n", ms_hex(0xaa), ms_hex(0xbb));
+        let text = format!(
+            "# made by a test client\n\nCLIENT_RANDOM {CR1} {}\r\nCLIENT_RANDOM {CR2} {}\n",
+            ms_hex(0xaa),
+            ms_hex(0xbb)
+        );
         let log = parse(&text).expect("valid");
         assert_eq!(log.len(), 2);
         assert_eq!(log.master_secret(&[1; 32]), Some(&[0xaa; 48]));
@@ -285,16 +305,30 @@ mod tests {
     fn several_files_merge_and_later_lines_win() {
         let mut log = KeyLog::new();
         let a = format!("CLIENT_RANDOM {CR1} {}\n", ms_hex(1));
-        let b = format!("CLIENT_RANDOM {CR1} {}\nCLIENT_RANDOM {CR2} {}\n", ms_hex(2), ms_hex(3));
-        assert_eq!(log.add_reader(Path::new("a.log"), a.as_bytes()).expect("a"), 1);
-        assert_eq!(log.add_reader(Path::new("b.log"), b.as_bytes()).expect("b"), 2);
+        let b = format!(
+            "CLIENT_RANDOM {CR1} {}\nCLIENT_RANDOM {CR2} {}\n",
+            ms_hex(2),
+            ms_hex(3)
+        );
+        assert_eq!(
+            log.add_reader(Path::new("a.log"), a.as_bytes()).expect("a"),
+            1
+        );
+        assert_eq!(
+            log.add_reader(Path::new("b.log"), b.as_bytes()).expect("b"),
+            2
+        );
         assert_eq!(log.len(), 2);
         assert_eq!(log.master_secret(&[1; 32]), Some(&[2; 48]));
     }
 
     fn problem_at(text: &str) -> (usize, KeyLogProblem) {
         match parse(text) {
-            Err(KeyLogError::Malformed { line, problem, path }) => {
+            Err(KeyLogError::Malformed {
+                line,
+                problem,
+                path,
+            }) => {
                 assert_eq!(path, Path::new("keys.log"));
                 (line, problem)
             }
@@ -306,20 +340,53 @@ mod tests {
     fn malformed_lines_are_reported_with_their_line_number() {
         let good = format!("CLIENT_RANDOM {CR1} {}\n", ms_hex(1));
         let (line, p) = problem_at(&format!("{good}CLIENT_RANDOM {CR1}\n"));
-        assert_eq!((line, p), (2, KeyLogProblem::MissingField { label: "CLIENT_RANDOM" }));
-        let (line, p) = problem_at(&format!("# c\n{good}{good}CLIENT_RANDOM {CR1} {}\n", "ab".repeat(47)));
+        assert_eq!(
+            (line, p),
+            (
+                2,
+                KeyLogProblem::MissingField {
+                    label: "CLIENT_RANDOM"
+                }
+            )
+        );
+        let (line, p) = problem_at(&format!(
+            "# c\n{good}{good}CLIENT_RANDOM {CR1} {}\n",
+            "ab".repeat(47)
+        ));
         assert_eq!(line, 4);
-        assert_eq!(p, KeyLogProblem::BadLength { field: "master secret", expected: "48", got: 47 });
-        let (_, p) = problem_at(&format!("CLIENT_RANDOM {} {}\n", "zz".repeat(32), ms_hex(1)));
-        assert_eq!(p, KeyLogProblem::BadHex { field: "client random" });
+        assert_eq!(
+            p,
+            KeyLogProblem::BadLength {
+                field: "master secret",
+                expected: "48",
+                got: 47
+            }
+        );
+        let (_, p) = problem_at(&format!(
+            "CLIENT_RANDOM {} {}\n",
+            "zz".repeat(32),
+            ms_hex(1)
+        ));
+        assert_eq!(
+            p,
+            KeyLogProblem::BadHex {
+                field: "client random"
+            }
+        );
         let (_, p) = problem_at(&format!("CLIENT_RANDOM {CR1} {} extra\n", ms_hex(1)));
         assert_eq!(p, KeyLogProblem::ExtraField);
-        let (_, p) = problem_at(&format!("SERVER_TRAFFIC_SECRET_0 {CR1} {}\n", "33".repeat(20)));
+        let (_, p) = problem_at(&format!(
+            "SERVER_TRAFFIC_SECRET_0 {CR1} {}\n",
+            "33".repeat(20)
+        ));
         assert!(matches!(p, KeyLogProblem::BadLength { got: 20, .. }));
         let (_, p) = problem_at(&"x".repeat(MAX_LINE_LEN + 5));
         assert_eq!(p, KeyLogProblem::LineTooLong);
         let err = parse(&format!("CLIENT_RANDOM {CR1}\n")).expect_err("malformed");
-        assert_eq!(err.to_string(), "keys.log:1: CLIENT_RANDOM needs a client random and a secret");
+        assert_eq!(
+            err.to_string(),
+            "keys.log:1: CLIENT_RANDOM needs a client random and a secret"
+        );
     }
 
     #[test]

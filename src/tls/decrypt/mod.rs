@@ -34,6 +34,8 @@ pub mod session;
 pub mod suites;
 
 #[cfg(test)]
+mod capture_tests;
+#[cfg(test)]
 mod tests;
 
 pub use keylog::{KeyLog, KeyLogError, KeyLogProblem, Tls13Secrets};
@@ -62,7 +64,9 @@ pub enum DecryptError {
     BadSecretLength { got: usize },
     #[error("record {seq}: {got} bytes is too short (need {need})")]
     Truncated { seq: u64, need: usize, got: usize },
-    #[error("record {seq}: ciphertext of {len} bytes is not a whole number of {block}-byte blocks")]
+    #[error(
+        "record {seq}: ciphertext of {len} bytes is not a whole number of {block}-byte blocks"
+    )]
     BadBlockLength { seq: u64, len: usize, block: usize },
     #[error("record {seq}: {len} bytes exceeds the TLS maximum {max}")]
     RecordTooLong { seq: u64, len: usize, max: usize },
@@ -84,7 +88,9 @@ impl DecryptError {
     pub fn is_integrity_failure(&self) -> bool {
         matches!(
             self,
-            DecryptError::BadPadding { .. } | DecryptError::BadMac { .. } | DecryptError::BadTag { .. }
+            DecryptError::BadPadding { .. }
+                | DecryptError::BadMac { .. }
+                | DecryptError::BadTag { .. }
         )
     }
 
@@ -95,7 +101,9 @@ impl DecryptError {
     pub fn indicates_wrong_key(&self) -> bool {
         match self {
             DecryptError::KeyMismatch => true,
-            DecryptError::BadPadding { seq } | DecryptError::BadMac { seq } | DecryptError::BadTag { seq } => *seq == 0,
+            DecryptError::BadPadding { seq }
+            | DecryptError::BadMac { seq }
+            | DecryptError::BadTag { seq } => *seq == 0,
             _ => false,
         }
     }

@@ -57,6 +57,9 @@ pub struct Plaintext<'a> {
     pub data: &'a [u8],
 }
 
+// Variant sizes differ (AES-256's key schedule is the largest); the enum
+// lives once per direction inside a boxed `CbcState`, so no need to box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum Block {
     TripleDes(TdesEde3),
@@ -75,9 +78,15 @@ impl MacKey {
     fn new(alg: MacAlg, key: &[u8]) -> Result<MacKey, DecryptError> {
         let bad = |_| DecryptError::BadSecretLength { got: key.len() };
         Ok(match alg {
-            MacAlg::HmacSha1 => MacKey::Sha1(<Hmac<sha1::Sha1> as Mac>::new_from_slice(key).map_err(bad)?),
-            MacAlg::HmacSha256 => MacKey::Sha256(<Hmac<sha2::Sha256> as Mac>::new_from_slice(key).map_err(bad)?),
-            MacAlg::HmacSha384 => MacKey::Sha384(<Hmac<sha2::Sha384> as Mac>::new_from_slice(key).map_err(bad)?),
+            MacAlg::HmacSha1 => {
+                MacKey::Sha1(<Hmac<sha1::Sha1> as Mac>::new_from_slice(key).map_err(bad)?)
+            }
+            MacAlg::HmacSha256 => {
+                MacKey::Sha256(<Hmac<sha2::Sha256> as Mac>::new_from_slice(key).map_err(bad)?)
+            }
+            MacAlg::HmacSha384 => {
+                MacKey::Sha384(<Hmac<sha2::Sha384> as Mac>::new_from_slice(key).map_err(bad)?)
+            }
             MacAlg::Aead => return Err(DecryptError::BadSecretLength { got: 0 }),
         })
     }
@@ -196,8 +205,12 @@ impl RecordDecryptor {
                 return Err(DecryptError::UnsupportedVersion { version });
             }
             let block = match cipher {
-                BulkCipher::TripleDesCbc => Block::TripleDes(TdesEde3::new_from_slice(enc_key).map_err(bad_key)?),
-                BulkCipher::Aes128Cbc => Block::Aes128(Aes128::new_from_slice(enc_key).map_err(bad_key)?),
+                BulkCipher::TripleDesCbc => {
+                    Block::TripleDes(TdesEde3::new_from_slice(enc_key).map_err(bad_key)?)
+                }
+                BulkCipher::Aes128Cbc => {
+                    Block::Aes128(Aes128::new_from_slice(enc_key).map_err(bad_key)?)
+                }
                 _ => Block::Aes256(Aes256::new_from_slice(enc_key).map_err(bad_key)?),
             };
             let chained_iv = if version == TlsVersion::TLS10 {
@@ -218,9 +231,15 @@ impl RecordDecryptor {
             }))
         } else {
             let aead = match cipher {
-                BulkCipher::Aes128Gcm => Aead::Aes128Gcm(Box::new(Aes128Gcm::new_from_slice(enc_key).map_err(bad_key)?)),
-                BulkCipher::Aes256Gcm => Aead::Aes256Gcm(Box::new(Aes256Gcm::new_from_slice(enc_key).map_err(bad_key)?)),
-                _ => Aead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(enc_key).map_err(bad_key)?)),
+                BulkCipher::Aes128Gcm => Aead::Aes128Gcm(Box::new(
+                    Aes128Gcm::new_from_slice(enc_key).map_err(bad_key)?,
+                )),
+                BulkCipher::Aes256Gcm => Aead::Aes256Gcm(Box::new(
+                    Aes256Gcm::new_from_slice(enc_key).map_err(bad_key)?,
+                )),
+                _ => Aead::ChaCha(Box::new(
+                    ChaCha20Poly1305::new_from_slice(enc_key).map_err(bad_key)?,
+                )),
             };
             let tls13 = version == TlsVersion::TLS13;
             let nonce = if !tls13 && cipher != BulkCipher::ChaCha20Poly1305 {
@@ -228,7 +247,11 @@ impl RecordDecryptor {
             } else {
                 NonceKind::XorSeq
             };
-            let want_iv = if nonce == NonceKind::GcmExplicit { 4 } else { 12 };
+            let want_iv = if nonce == NonceKind::GcmExplicit {
+                4
+            } else {
+                12
+            };
             let src = iv.get(..want_iv).ok_or(bad_iv)?;
             let mut full = [0u8; 12];
             full[..want_iv].copy_from_slice(src);
@@ -348,8 +371,22 @@ impl RecordDecryptor {
             });
         }
         let result = match &mut self.state {
-            State::Cbc(c) => decrypt_cbc(c, &mut self.buf, seq, content_type, record_version, fragment),
-            State::Aead(a) => decrypt_aead(a, &mut self.buf, seq, content_type, record_version, fragment),
+            State::Cbc(c) => decrypt_cbc(
+                c,
+                &mut self.buf,
+                seq,
+                content_type,
+                record_version,
+                fragment,
+            ),
+            State::Aead(a) => decrypt_aead(
+                a,
+                &mut self.buf,
+                seq,
+                content_type,
+                record_version,
+                fragment,
+            ),
         };
         let content_type = result?;
         self.verified += 1;
@@ -416,11 +453,14 @@ fn decrypt_cbc(
 
     // Split off the trailing MAC (encrypt-then-MAC) and the explicit IV.
     let (protected, mac_in) = if etm {
-        let split = fragment.len().checked_sub(mac_len).ok_or(DecryptError::Truncated {
-            seq,
-            need: mac_len + b,
-            got: fragment.len(),
-        })?;
+        let split = fragment
+            .len()
+            .checked_sub(mac_len)
+            .ok_or(DecryptError::Truncated {
+                seq,
+                need: mac_len + b,
+                got: fragment.len(),
+            })?;
         (&fragment[..split], &fragment[split..])
     } else {
         (fragment, &fragment[fragment.len()..])
@@ -455,7 +495,11 @@ fn decrypt_cbc(
         iv[..b].copy_from_slice(iv_bytes);
     }
     if ct.is_empty() || ct.len() % b != 0 {
-        return Err(DecryptError::BadBlockLength { seq, len: ct.len(), block: b });
+        return Err(DecryptError::BadBlockLength {
+            seq,
+            len: ct.len(),
+            block: b,
+        });
     }
 
     let mut mac_out = [0u8; MAX_MAC_LEN];
@@ -478,14 +522,20 @@ fn decrypt_cbc(
     buf.clear();
     buf.extend_from_slice(ct);
     if !cbc_decrypt_in_place(&c.block, &iv[..b], buf) {
-        return Err(DecryptError::BadBlockLength { seq, len: ct.len(), block: b });
+        return Err(DecryptError::BadBlockLength {
+            seq,
+            len: ct.len(),
+            block: b,
+        });
     }
     let unpadded = strip_padding(buf, seq)?;
     if etm {
         buf.truncate(unpadded);
         return Ok(content_type);
     }
-    let content_len = unpadded.checked_sub(mac_len).ok_or(DecryptError::BadPadding { seq })?;
+    let content_len = unpadded
+        .checked_sub(mac_len)
+        .ok_or(DecryptError::BadPadding { seq })?;
     let h = mac_header(seq, content_type, version, content_len);
     let n = c.mac.compute(&h, [&buf[..content_len], &[]], &mut mac_out);
     if mac_out[..n] != buf[content_len..unpadded] {
@@ -504,13 +554,20 @@ fn decrypt_aead(
     version: u16,
     fragment: &[u8],
 ) -> Result<u8, DecryptError> {
-    let explicit = if a.nonce == NonceKind::GcmExplicit { GCM_EXPLICIT_NONCE_LEN } else { 0 };
+    let explicit = if a.nonce == NonceKind::GcmExplicit {
+        GCM_EXPLICIT_NONCE_LEN
+    } else {
+        0
+    };
     let need = explicit + TAG_LEN;
-    let ct_len = fragment.len().checked_sub(need).ok_or(DecryptError::Truncated {
-        seq,
-        need,
-        got: fragment.len(),
-    })?;
+    let ct_len = fragment
+        .len()
+        .checked_sub(need)
+        .ok_or(DecryptError::Truncated {
+            seq,
+            need,
+            got: fragment.len(),
+        })?;
     let mut nonce = a.iv;
     match a.nonce {
         NonceKind::GcmExplicit => nonce[4..].copy_from_slice(&fragment[..explicit]),
@@ -553,7 +610,10 @@ fn decrypt_aead(
         return Ok(content_type);
     }
     // TLSInnerPlaintext: content ‖ type ‖ zeros (RFC 8446 §5.4).
-    let end = buf.iter().rposition(|&b| b != 0).ok_or(DecryptError::NoInnerContentType { seq })?;
+    let end = buf
+        .iter()
+        .rposition(|&b| b != 0)
+        .ok_or(DecryptError::NoInnerContentType { seq })?;
     let inner = buf[end];
     buf.truncate(end);
     Ok(inner)

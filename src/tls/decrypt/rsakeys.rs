@@ -67,7 +67,9 @@ pub struct RsaKeys {
 impl std::fmt::Debug for RsaKeys {
     // Private keys stay out of debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RsaKeys").field("keys", &self.keys.len()).finish()
+        f.debug_struct("RsaKeys")
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }
 
@@ -85,9 +87,13 @@ impl RsaKeys {
         };
         let file = std::fs::File::open(path).map_err(io)?;
         let mut text = String::new();
-        file.take(MAX_KEY_FILE_LEN + 1).read_to_string(&mut text).map_err(io)?;
+        file.take(MAX_KEY_FILE_LEN + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
         if text.len() as u64 > MAX_KEY_FILE_LEN {
-            return Err(RsaKeyError::TooLarge { path: path.to_path_buf() });
+            return Err(RsaKeyError::TooLarge {
+                path: path.to_path_buf(),
+            });
         }
         self.add_pem(path, &text)
     }
@@ -97,16 +103,20 @@ impl RsaKeys {
         let mut added = 0;
         for (block, (label, pem)) in pem_blocks(text).enumerate() {
             let key = match label {
-                "RSA PRIVATE KEY" => RsaPrivateKey::from_pkcs1_pem(pem).map_err(|source| RsaKeyError::Pkcs1 {
-                    path: path.to_path_buf(),
-                    block,
-                    source,
-                })?,
-                "PRIVATE KEY" => RsaPrivateKey::from_pkcs8_pem(pem).map_err(|source| RsaKeyError::Pkcs8 {
-                    path: path.to_path_buf(),
-                    block,
-                    source,
-                })?,
+                "RSA PRIVATE KEY" => {
+                    RsaPrivateKey::from_pkcs1_pem(pem).map_err(|source| RsaKeyError::Pkcs1 {
+                        path: path.to_path_buf(),
+                        block,
+                        source,
+                    })?
+                }
+                "PRIVATE KEY" => {
+                    RsaPrivateKey::from_pkcs8_pem(pem).map_err(|source| RsaKeyError::Pkcs8 {
+                        path: path.to_path_buf(),
+                        block,
+                        source,
+                    })?
+                }
                 "ENCRYPTED PRIVATE KEY" => {
                     return Err(RsaKeyError::Encrypted {
                         path: path.to_path_buf(),
@@ -119,7 +129,9 @@ impl RsaKeys {
             added += 1;
         }
         if added == 0 {
-            return Err(RsaKeyError::NoKey { path: path.to_path_buf() });
+            return Err(RsaKeyError::NoKey {
+                path: path.to_path_buf(),
+            });
         }
         Ok(added)
     }
@@ -199,7 +211,9 @@ pub fn decrypt_premaster(
 ) -> Result<[u8; PREMASTER_LEN], DecryptError> {
     let k = key.size();
     let encrypted = if version != TlsVersion::SSL3 && cke_body.len() == k + 2 {
-        let declared = cke_body.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        let declared = cke_body
+            .get(..2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
         if declared != Some(k) {
             return Err(DecryptError::KeyMismatch);
         }
@@ -210,6 +224,10 @@ pub fn decrypt_premaster(
         // A modulus of another size than the one that encrypted it.
         return Err(DecryptError::KeyMismatch);
     };
-    let pms = key.decrypt(Pkcs1v15Encrypt, encrypted).map_err(|_| DecryptError::KeyMismatch)?;
-    pms.as_slice().try_into().map_err(|_| DecryptError::KeyMismatch)
+    let pms = key
+        .decrypt(Pkcs1v15Encrypt, encrypted)
+        .map_err(|_| DecryptError::KeyMismatch)?;
+    pms.as_slice()
+        .try_into()
+        .map_err(|_| DecryptError::KeyMismatch)
 }

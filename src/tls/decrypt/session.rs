@@ -32,7 +32,9 @@ impl SessionParams {
     fn suite(&self) -> Result<&'static SuiteParams, DecryptError> {
         let p = suite_params(self.suite).ok_or(DecryptError::UnknownSuite { suite: self.suite })?;
         if p.kx == KeyExchange::Tls13 || self.version == TlsVersion::TLS13 {
-            return Err(DecryptError::UnsupportedVersion { version: self.version });
+            return Err(DecryptError::UnsupportedVersion {
+                version: self.version,
+            });
         }
         Ok(p)
     }
@@ -53,7 +55,10 @@ pub struct SessionKeys {
 
 impl SessionKeys {
     /// Keys from the master secret.
-    pub fn derive(p: &SessionParams, master_secret: &[u8; MASTER_SECRET_LEN]) -> Result<SessionKeys, DecryptError> {
+    pub fn derive(
+        p: &SessionParams,
+        master_secret: &[u8; MASTER_SECRET_LEN],
+    ) -> Result<SessionKeys, DecryptError> {
         let suite = p.suite()?;
         let prf = p.prf()?;
         let mac_len = suite.mac.len();
@@ -61,8 +66,16 @@ impl SessionKeys {
         let iv_len = suite.cipher.key_block_iv_len();
         let total = 2 * (mac_len + key_len + iv_len);
         let mut block = [0u8; MAX_KEY_BLOCK_LEN];
-        let block = block.get_mut(..total).ok_or(DecryptError::BadSecretLength { got: total })?;
-        kdf::key_block(prf, master_secret, &p.client_random, &p.server_random, block);
+        let block = block
+            .get_mut(..total)
+            .ok_or(DecryptError::BadSecretLength { got: total })?;
+        kdf::key_block(
+            prf,
+            master_secret,
+            &p.client_random,
+            &p.server_random,
+            block,
+        );
         // client MAC, server MAC, client key, server key, client IV, server IV
         let (c_mac, rest) = block.split_at(mac_len);
         let (s_mac, rest) = rest.split_at(mac_len);
@@ -71,8 +84,24 @@ impl SessionKeys {
         let (c_iv, s_iv) = rest.split_at(iv_len);
         let etm = p.encrypt_then_mac && !suite.cipher.is_aead();
         Ok(SessionKeys {
-            client: RecordDecryptor::from_keys(p.version, suite.cipher, suite.mac, c_key, c_mac, c_iv, etm)?,
-            server: RecordDecryptor::from_keys(p.version, suite.cipher, suite.mac, s_key, s_mac, s_iv, etm)?,
+            client: RecordDecryptor::from_keys(
+                p.version,
+                suite.cipher,
+                suite.mac,
+                c_key,
+                c_mac,
+                c_iv,
+                etm,
+            )?,
+            server: RecordDecryptor::from_keys(
+                p.version,
+                suite.cipher,
+                suite.mac,
+                s_key,
+                s_mac,
+                s_iv,
+                etm,
+            )?,
         })
     }
 
@@ -80,7 +109,9 @@ impl SessionKeys {
     /// [`DecryptError::NoKey`] when the log has no master secret for it.
     pub fn from_keylog(p: &SessionParams, keylog: &KeyLog) -> Result<SessionKeys, DecryptError> {
         p.suite()?;
-        let ms = keylog.master_secret(&p.client_random).ok_or(DecryptError::NoKey)?;
+        let ms = keylog
+            .master_secret(&p.client_random)
+            .ok_or(DecryptError::NoKey)?;
         SessionKeys::derive(p, ms)
     }
 
@@ -101,7 +132,9 @@ impl SessionKeys {
         if suite.kx != KeyExchange::Rsa {
             return Err(DecryptError::NotRsaKeyExchange { suite: p.suite });
         }
-        let key = keys.find_for_cert_der(cert_der).ok_or(DecryptError::NoKey)?;
+        let key = keys
+            .find_for_cert_der(cert_der)
+            .ok_or(DecryptError::NoKey)?;
         let pms = super::rsakeys::decrypt_premaster(key, p.version, cke_body)?;
         let prf = p.prf()?;
         let ms = match session_hash {
@@ -144,8 +177,14 @@ impl Tls13Keys {
 
     /// Keys from the key log; [`DecryptError::NoKey`] when it has no TLS 1.3
     /// secret for `client_random`.
-    pub fn from_keylog(suite: CipherSuiteId, client_random: &[u8; RANDOM_LEN], keylog: &KeyLog) -> Result<Tls13Keys, DecryptError> {
-        let secrets = keylog.tls13_secrets(client_random).ok_or(DecryptError::NoKey)?;
+    pub fn from_keylog(
+        suite: CipherSuiteId,
+        client_random: &[u8; RANDOM_LEN],
+        keylog: &KeyLog,
+    ) -> Result<Tls13Keys, DecryptError> {
+        let secrets = keylog
+            .tls13_secrets(client_random)
+            .ok_or(DecryptError::NoKey)?;
         Tls13Keys::derive(suite, secrets)
     }
 }
@@ -153,7 +192,15 @@ impl Tls13Keys {
 /// key = HKDF-Expand-Label(secret, "key", "", key_len), iv = ... "iv" 12 (RFC 8446 §7.3).
 fn traffic_decryptor(p: &SuiteParams, secret: &[u8]) -> Result<RecordDecryptor, DecryptError> {
     let (key, iv) = traffic_key_iv(p, secret)?;
-    RecordDecryptor::from_keys(TlsVersion::TLS13, p.cipher, p.mac, &key[..p.cipher.key_len()], &[], &iv, false)
+    RecordDecryptor::from_keys(
+        TlsVersion::TLS13,
+        p.cipher,
+        p.mac,
+        &key[..p.cipher.key_len()],
+        &[],
+        &iv,
+        false,
+    )
 }
 
 fn traffic_key_iv(p: &SuiteParams, secret: &[u8]) -> Result<([u8; 32], [u8; 12]), DecryptError> {

@@ -50,7 +50,9 @@ fn tls13_traffic_keys_match_rfc8448() {
 #[test]
 fn rfc8448_client_finished_record_decrypts() {
     let secrets = Tls13Secrets {
-        client_handshake: Some(unhex("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21")),
+        client_handshake: Some(unhex(
+            "b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21",
+        )),
         ..Tls13Secrets::default()
     };
     let mut keys = Tls13Keys::derive(CipherSuiteId(0x1301), &secrets).expect("keys");
@@ -59,7 +61,9 @@ fn rfc8448_client_finished_record_decrypts() {
     let record = unhex(
         "170303003575ec4dc238cce60b298044a71e219c56cc77b0517fe9b93c7a4bfc44d87f38f80338ac98fc46deb384bd1caeacab6867d726c40546",
     );
-    let pt = dec.decrypt(record[0], 0x0303, &record[5..]).expect("decrypts");
+    let pt = dec
+        .decrypt(record[0], 0x0303, &record[5..])
+        .expect("decrypts");
     assert_eq!(pt.content_type, HANDSHAKE);
     assert_eq!(
         pt.data.to_vec(),
@@ -103,13 +107,22 @@ fn cbc_encrypt(cipher: BulkCipher, key: &[u8], iv: &[u8], buf: &mut [u8]) {
     let n = buf.len();
     match cipher {
         BulkCipher::TripleDesCbc => {
-            cbc::Encryptor::<des::TdesEde3>::new_from_slices(key, iv).expect("k").encrypt_padded_mut::<NoPadding>(buf, n).expect("e");
+            cbc::Encryptor::<des::TdesEde3>::new_from_slices(key, iv)
+                .expect("k")
+                .encrypt_padded_mut::<NoPadding>(buf, n)
+                .expect("e");
         }
         BulkCipher::Aes128Cbc => {
-            cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv).expect("k").encrypt_padded_mut::<NoPadding>(buf, n).expect("e");
+            cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
+                .expect("k")
+                .encrypt_padded_mut::<NoPadding>(buf, n)
+                .expect("e");
         }
         BulkCipher::Aes256Cbc => {
-            cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv).expect("k").encrypt_padded_mut::<NoPadding>(buf, n).expect("e");
+            cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
+                .expect("k")
+                .encrypt_padded_mut::<NoPadding>(buf, n)
+                .expect("e");
         }
         _ => unreachable!("not CBC"),
     }
@@ -143,12 +156,24 @@ impl Sealer {
     }
 
     fn decryptor(&self) -> RecordDecryptor {
-        RecordDecryptor::from_keys(self.version, self.cipher, self.mac, &self.key, &self.mac_key, &self.iv, self.etm)
-            .expect("decryptor")
+        RecordDecryptor::from_keys(
+            self.version,
+            self.cipher,
+            self.mac,
+            &self.key,
+            &self.mac_key,
+            &self.iv,
+            self.etm,
+        )
+        .expect("decryptor")
     }
 
     fn ver(&self) -> u16 {
-        if self.version == TlsVersion::TLS13 { 0x0303 } else { self.version.0 }
+        if self.version == TlsVersion::TLS13 {
+            0x0303
+        } else {
+            self.version.0
+        }
     }
 
     /// The fragment of one record; TLS 1.3 uses `APP` as outer type.
@@ -160,7 +185,11 @@ impl Sealer {
         hdr[9..11].copy_from_slice(&ver);
         if let Some(b) = self.cipher.block_len() {
             let explicit = self.version != TlsVersion::TLS10;
-            let rec_iv: Vec<u8> = if explicit { (0..b).map(|i| (seq as u8) ^ (i as u8) ^ 0x99).collect() } else { self.iv.clone() };
+            let rec_iv: Vec<u8> = if explicit {
+                (0..b).map(|i| (seq as u8) ^ (i as u8) ^ 0x99).collect()
+            } else {
+                self.iv.clone()
+            };
             let mut body = pt.to_vec();
             if !self.etm {
                 hdr[11..13].copy_from_slice(&(pt.len() as u16).to_be_bytes());
@@ -209,9 +238,15 @@ impl Sealer {
         };
         let n = GenericArray::from_slice(&nonce);
         let tag = match self.cipher {
-            BulkCipher::Aes128Gcm => aes_gcm::Aes128Gcm::new_from_slice(&self.key).expect("k").encrypt_in_place_detached(n, &aad, &mut body),
-            BulkCipher::Aes256Gcm => aes_gcm::Aes256Gcm::new_from_slice(&self.key).expect("k").encrypt_in_place_detached(n, &aad, &mut body),
-            _ => chacha20poly1305::ChaCha20Poly1305::new_from_slice(&self.key).expect("k").encrypt_in_place_detached(n, &aad, &mut body),
+            BulkCipher::Aes128Gcm => aes_gcm::Aes128Gcm::new_from_slice(&self.key)
+                .expect("k")
+                .encrypt_in_place_detached(n, &aad, &mut body),
+            BulkCipher::Aes256Gcm => aes_gcm::Aes256Gcm::new_from_slice(&self.key)
+                .expect("k")
+                .encrypt_in_place_detached(n, &aad, &mut body),
+            _ => chacha20poly1305::ChaCha20Poly1305::new_from_slice(&self.key)
+                .expect("k")
+                .encrypt_in_place_detached(n, &aad, &mut body),
         }
         .expect("seal");
         let mut out = if gcm12 { explicit.to_vec() } else { Vec::new() };
@@ -221,7 +256,11 @@ impl Sealer {
     }
 
     fn outer_type(&self, ty: u8) -> u8 {
-        if self.version == TlsVersion::TLS13 { APP } else { ty }
+        if self.version == TlsVersion::TLS13 {
+            APP
+        } else {
+            ty
+        }
     }
 }
 
@@ -239,8 +278,14 @@ fn round_trip(version: TlsVersion, cipher: BulkCipher, mac: MacAlg, etm: bool) {
     ];
     for (i, (ty, pt)) in msgs.iter().enumerate() {
         let frag = s.seal(*ty, pt);
-        let got = d.decrypt(s.outer_type(*ty), s.ver(), &frag).unwrap_or_else(|e| panic!("{what}: record {i}: {e}"));
-        assert_eq!((got.content_type, got.seq, got.data), (*ty, i as u64, *pt), "{what}");
+        let got = d
+            .decrypt(s.outer_type(*ty), s.ver(), &frag)
+            .unwrap_or_else(|e| panic!("{what}: record {i}: {e}"));
+        assert_eq!(
+            (got.content_type, got.seq, got.data),
+            (*ty, i as u64, *pt),
+            "{what}"
+        );
     }
     assert_eq!(d.records_verified(), 4, "{what}");
     // A flipped bit in the first bytes (IV, explicit nonce or first block)
@@ -248,11 +293,18 @@ fn round_trip(version: TlsVersion, cipher: BulkCipher, mac: MacAlg, etm: bool) {
     // record). The last block is left alone: in TLS 1.0 it is the next IV.
     let mut frag = s.seal(APP, &b"tampered".repeat(5));
     frag[0] ^= 0x01;
-    let err = d.decrypt(s.outer_type(APP), s.ver(), &frag).expect_err("tampered record must fail");
+    let err = d
+        .decrypt(s.outer_type(APP), s.ver(), &frag)
+        .expect_err("tampered record must fail");
     assert!(err.is_integrity_failure(), "{what}: {err:?}");
-    assert!(!err.indicates_wrong_key(), "{what}: seq 4 is not the first record");
+    assert!(
+        !err.indicates_wrong_key(),
+        "{what}: seq 4 is not the first record"
+    );
     let frag = s.seal(APP, b"after");
-    let got = d.decrypt(s.outer_type(APP), s.ver(), &frag).expect("record after a bad one");
+    let got = d
+        .decrypt(s.outer_type(APP), s.ver(), &frag)
+        .expect("record after a bad one");
     assert_eq!(got.data, b"after", "{what}");
 }
 
@@ -275,7 +327,11 @@ fn cbc_suites_round_trip_in_every_version_and_mac_order() {
 #[test]
 fn aead_suites_round_trip_in_tls12_and_tls13() {
     for version in [TlsVersion::TLS12, TlsVersion::TLS13] {
-        for cipher in [BulkCipher::Aes128Gcm, BulkCipher::Aes256Gcm, BulkCipher::ChaCha20Poly1305] {
+        for cipher in [
+            BulkCipher::Aes128Gcm,
+            BulkCipher::Aes256Gcm,
+            BulkCipher::ChaCha20Poly1305,
+        ] {
             round_trip(version, cipher, MacAlg::Aead, false);
         }
     }
@@ -283,7 +339,13 @@ fn aead_suites_round_trip_in_tls12_and_tls13() {
 
 #[test]
 fn tls10_3des_sha_empty_fragment_is_a_24_byte_record_with_empty_plaintext() {
-    let mut s = Sealer::new(TlsVersion::TLS10, BulkCipher::TripleDesCbc, MacAlg::HmacSha1, false, 0x22);
+    let mut s = Sealer::new(
+        TlsVersion::TLS10,
+        BulkCipher::TripleDesCbc,
+        MacAlg::HmacSha1,
+        false,
+        0x22,
+    );
     let mut d = s.decryptor();
     let frag = s.seal(APP, b"");
     assert_eq!(frag.len(), 24);
@@ -293,20 +355,33 @@ fn tls10_3des_sha_empty_fragment_is_a_24_byte_record_with_empty_plaintext() {
     // wire, told apart only by decrypting.
     let one = s.seal(APP, b"S");
     assert_eq!(one.len(), 24);
-    assert_eq!(d.decrypt(APP, 0x0301, &one).expect("1-byte record").data, b"S");
+    assert_eq!(
+        d.decrypt(APP, 0x0301, &one).expect("1-byte record").data,
+        b"S"
+    );
 }
 
 #[test]
 fn wrong_key_fails_the_first_record_and_says_so() {
     for (version, cipher, mac) in [
-        (TlsVersion::TLS10, BulkCipher::TripleDesCbc, MacAlg::HmacSha1),
+        (
+            TlsVersion::TLS10,
+            BulkCipher::TripleDesCbc,
+            MacAlg::HmacSha1,
+        ),
         (TlsVersion::TLS12, BulkCipher::Aes128Gcm, MacAlg::Aead),
-        (TlsVersion::TLS13, BulkCipher::ChaCha20Poly1305, MacAlg::Aead),
+        (
+            TlsVersion::TLS13,
+            BulkCipher::ChaCha20Poly1305,
+            MacAlg::Aead,
+        ),
     ] {
         let mut s = Sealer::new(version, cipher, mac, false, 0x33);
         let mut d = Sealer::new(version, cipher, mac, false, 0x44).decryptor();
         let frag = s.seal(HANDSHAKE, b"\x14\x00\x00\x0cfinished....");
-        let err = d.decrypt(s.outer_type(HANDSHAKE), s.ver(), &frag).expect_err("wrong key");
+        let err = d
+            .decrypt(s.outer_type(HANDSHAKE), s.ver(), &frag)
+            .expect_err("wrong key");
         assert!(err.indicates_wrong_key(), "{version} {cipher:?}: {err:?}");
         assert_eq!(d.records_verified(), 0);
     }
@@ -315,7 +390,13 @@ fn wrong_key_fails_the_first_record_and_says_so() {
 #[test]
 fn advance_with_only_the_last_block_keeps_tls10_chain_and_sequence() {
     for etm in [false, true] {
-        let mut s = Sealer::new(TlsVersion::TLS10, BulkCipher::Aes128Cbc, MacAlg::HmacSha1, etm, 0x55);
+        let mut s = Sealer::new(
+            TlsVersion::TLS10,
+            BulkCipher::Aes128Cbc,
+            MacAlg::HmacSha1,
+            etm,
+            0x55,
+        );
         let mut d = s.decryptor();
         let first = s.seal(HANDSHAKE, b"\x14\x00\x00\x0cfinished....");
         d.decrypt(HANDSHAKE, 0x0301, &first).expect("finished");
@@ -325,21 +406,40 @@ fn advance_with_only_the_last_block_keeps_tls10_chain_and_sequence() {
             d.advance(tail).expect("advance");
         }
         let frag = s.seal(APP, b"");
-        let got = d.decrypt(APP, 0x0301, &frag).expect("record after skipped ones");
+        let got = d
+            .decrypt(APP, 0x0301, &frag)
+            .expect("record after skipped ones");
         assert_eq!((got.seq, got.data.len()), (4, 0));
         // Too short a tail loses the chain for exactly the next record.
         let frag = s.seal(APP, b"abc");
-        assert!(matches!(d.advance(&frag[..3]), Err(DecryptError::Truncated { .. })));
+        assert!(matches!(
+            d.advance(&frag[..3]),
+            Err(DecryptError::Truncated { .. })
+        ));
         let frag = s.seal(APP, b"def");
-        assert_eq!(d.decrypt(APP, 0x0301, &frag), Err(DecryptError::ChainLost { seq: 6 }).map(|_: ()| unreachable!()));
+        assert_eq!(
+            d.decrypt(APP, 0x0301, &frag),
+            Err(DecryptError::ChainLost { seq: 6 }).map(|_: ()| unreachable!())
+        );
         let frag = s.seal(APP, b"ghi");
-        assert_eq!(d.decrypt(APP, 0x0301, &frag).expect("chain re-established").data, b"ghi");
+        assert_eq!(
+            d.decrypt(APP, 0x0301, &frag)
+                .expect("chain re-established")
+                .data,
+            b"ghi"
+        );
     }
 }
 
 #[test]
 fn advance_is_free_of_chain_state_for_explicit_iv_and_aead() {
-    let mut s = Sealer::new(TlsVersion::TLS12, BulkCipher::Aes128Gcm, MacAlg::Aead, false, 0x66);
+    let mut s = Sealer::new(
+        TlsVersion::TLS12,
+        BulkCipher::Aes128Gcm,
+        MacAlg::Aead,
+        false,
+        0x66,
+    );
     let mut d = s.decryptor();
     assert_eq!(d.tail_len(), 0);
     let _ = s.seal(APP, b"skipped");
@@ -351,13 +451,48 @@ fn advance_is_free_of_chain_state_for_explicit_iv_and_aead() {
 #[test]
 fn garbage_of_any_length_is_an_error_never_a_panic() {
     let configs = [
-        (TlsVersion::TLS10, BulkCipher::TripleDesCbc, MacAlg::HmacSha1, false),
-        (TlsVersion::TLS10, BulkCipher::Aes128Cbc, MacAlg::HmacSha1, true),
-        (TlsVersion::TLS12, BulkCipher::Aes256Cbc, MacAlg::HmacSha384, false),
-        (TlsVersion::TLS12, BulkCipher::Aes128Cbc, MacAlg::HmacSha256, true),
-        (TlsVersion::TLS12, BulkCipher::Aes128Gcm, MacAlg::Aead, false),
-        (TlsVersion::TLS12, BulkCipher::ChaCha20Poly1305, MacAlg::Aead, false),
-        (TlsVersion::TLS13, BulkCipher::Aes256Gcm, MacAlg::Aead, false),
+        (
+            TlsVersion::TLS10,
+            BulkCipher::TripleDesCbc,
+            MacAlg::HmacSha1,
+            false,
+        ),
+        (
+            TlsVersion::TLS10,
+            BulkCipher::Aes128Cbc,
+            MacAlg::HmacSha1,
+            true,
+        ),
+        (
+            TlsVersion::TLS12,
+            BulkCipher::Aes256Cbc,
+            MacAlg::HmacSha384,
+            false,
+        ),
+        (
+            TlsVersion::TLS12,
+            BulkCipher::Aes128Cbc,
+            MacAlg::HmacSha256,
+            true,
+        ),
+        (
+            TlsVersion::TLS12,
+            BulkCipher::Aes128Gcm,
+            MacAlg::Aead,
+            false,
+        ),
+        (
+            TlsVersion::TLS12,
+            BulkCipher::ChaCha20Poly1305,
+            MacAlg::Aead,
+            false,
+        ),
+        (
+            TlsVersion::TLS13,
+            BulkCipher::Aes256Gcm,
+            MacAlg::Aead,
+            false,
+        ),
     ];
     for (v, c, m, etm) in configs {
         let mut d = Sealer::new(v, c, m, etm, 1).decryptor();
@@ -367,7 +502,10 @@ fn garbage_of_any_length_is_an_error_never_a_panic() {
             let _ = d.advance(&junk);
         }
         let huge = vec![0u8; MAX_CIPHERTEXT_LEN + 1];
-        assert!(matches!(d.decrypt(APP, 0x0303, &huge), Err(DecryptError::RecordTooLong { .. })));
+        assert!(matches!(
+            d.decrypt(APP, 0x0303, &huge),
+            Err(DecryptError::RecordTooLong { .. })
+        ));
     }
 }
 
@@ -380,9 +518,29 @@ fn unknown_suite_and_ssl3_are_refused() {
         server_random: [0; 32],
         encrypt_then_mac: false,
     };
-    assert_eq!(SessionKeys::derive(&p, &[0; 48]).map(|_| ()), Err(DecryptError::UnknownSuite { suite: CipherSuiteId(5) }));
-    let p = SessionParams { version: TlsVersion::SSL3, suite: CipherSuiteId(0x000a), ..p };
-    assert_eq!(SessionKeys::derive(&p, &[0; 48]).map(|_| ()), Err(DecryptError::UnsupportedVersion { version: TlsVersion::SSL3 }));
-    let p = SessionParams { version: TlsVersion::TLS12, ..p };
-    assert_eq!(SessionKeys::from_keylog(&p, &KeyLog::new()).map(|_| ()), Err(DecryptError::NoKey));
+    assert_eq!(
+        SessionKeys::derive(&p, &[0; 48]).map(|_| ()),
+        Err(DecryptError::UnknownSuite {
+            suite: CipherSuiteId(5)
+        })
+    );
+    let p = SessionParams {
+        version: TlsVersion::SSL3,
+        suite: CipherSuiteId(0x000a),
+        ..p
+    };
+    assert_eq!(
+        SessionKeys::derive(&p, &[0; 48]).map(|_| ()),
+        Err(DecryptError::UnsupportedVersion {
+            version: TlsVersion::SSL3
+        })
+    );
+    let p = SessionParams {
+        version: TlsVersion::TLS12,
+        ..p
+    };
+    assert_eq!(
+        SessionKeys::from_keylog(&p, &KeyLog::new()).map(|_| ()),
+        Err(DecryptError::NoKey)
+    );
 }
