@@ -43,9 +43,6 @@ const MAX_MAC_LEN: usize = 48;
 /// Largest CBC block (AES).
 const MAX_BLOCK_LEN: usize = 16;
 
-/// Record content types (RFC 8446 §5.1) used by the TLS 1.3 inner type.
-pub const CONTENT_APPLICATION_DATA: u8 = 23;
-
 /// One decrypted record. `data` borrows the decryptor's reused buffer.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Plaintext<'a> {

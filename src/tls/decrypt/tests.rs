@@ -196,7 +196,7 @@ impl Sealer {
                 body.extend(hmac(self.mac, &self.mac_key, &[&hdr, pt]));
             }
             let pad = b - 1 - body.len() % b;
-            body.extend(std::iter::repeat(pad as u8).take(pad + 1));
+            body.extend(std::iter::repeat_n(pad as u8, pad + 1));
             cbc_encrypt(self.cipher, &self.key, &rec_iv, &mut body);
             if !explicit {
                 self.iv = body[body.len() - b..].to_vec();
