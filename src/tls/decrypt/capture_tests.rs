@@ -411,3 +411,26 @@ fn pkcs1_and_pkcs8_files_of_one_key_both_match_the_server_certificate() {
     assert!(server_key().find_for_cert_der(&hello.cert[1..]).is_none());
     assert!(server_key().find_for_spki_der(b"not der").is_none());
 }
+
+#[test]
+fn premaster_decrypts_with_or_without_the_length_prefix_and_rejects_other_ciphertexts() {
+    let (_, hello, _) = load("tls12_aes128_sha_etm");
+    let keys = server_key();
+    let key = keys.find_for_cert_der(&hello.cert).expect("key");
+    let with_prefix = decrypt_premaster(key, TlsVersion::TLS12, &hello.cke).expect("TLS form");
+    // SSL 3.0 (and some old TLS 1.0 stacks) send the bare RSA block.
+    let bare = decrypt_premaster(key, TlsVersion::SSL3, &hello.cke[2..]).expect("SSL 3.0 form");
+    assert_eq!(with_prefix, bare);
+    // A block not encrypted to this key fails the PKCS#1 padding check.
+    let mut other = hello.cke.clone();
+    other[10] ^= 0x5a;
+    assert_eq!(
+        decrypt_premaster(key, TlsVersion::TLS12, &other),
+        Err(DecryptError::KeyMismatch)
+    );
+    assert_eq!(
+        decrypt_premaster(key, TlsVersion::TLS12, &hello.cke[..100]),
+        Err(DecryptError::KeyMismatch)
+    );
+    assert!(DecryptError::KeyMismatch.indicates_wrong_key());
+}
