@@ -156,28 +156,31 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Profile, ProfileError> 
                 .collect::<Result<_, _>>()?;
         }
         if let Some(ef) = tls.empty_fragments {
-            p.tls.empty_fragments =
-                match ef.get_ref().as_str() {
-                    "forbidden" => EmptyFragmentsPolicy::Forbidden,
-                    "allowed" => EmptyFragmentsPolicy::Allowed,
-                    other => return Err(ctx.invalid(
+            p.tls.empty_fragments = match ef.get_ref().as_str() {
+                "forbidden" => EmptyFragmentsPolicy::Forbidden,
+                "allowed" => EmptyFragmentsPolicy::Allowed,
+                other => {
+                    return Err(ctx.invalid(
                         ef.span(),
                         format!(
                             "`tls.empty_fragments`: {other:?} is not \"forbidden\" or \"allowed\""
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
         }
         if let Some(cc) = tls.client_certificate {
             p.tls.client_certificate = match cc.get_ref().as_str() {
                 "required" => ClientCertPolicy::Required,
                 "optional" => ClientCertPolicy::Optional,
-                other => return Err(ctx.invalid(
-                    cc.span(),
-                    format!(
+                other => {
+                    return Err(ctx.invalid(
+                        cc.span(),
+                        format!(
                         "`tls.client_certificate`: {other:?} is not \"required\" or \"optional\""
                     ),
-                )),
+                    ))
+                }
             };
         }
     }
