@@ -3,3 +3,5 @@
 mod util;
 
 mod capture_corpus;
+mod profile_cli;
+mod report_format;
