@@ -344,7 +344,10 @@ fn likely_cause(f: &FlowFacts, p: &Profile, abort: &Abort<'_>) -> (Option<String
 }
 
 fn no_certs(chain: Option<&crate::tls::model::CertChainFacts>) -> bool {
-    chain.map_or(true, |c| c.certs.is_empty())
+    match chain {
+        Some(c) => c.certs.is_empty(),
+        None => true,
+    }
 }
 
 /// The EKU a leaf of `role` needs but lacks (only when an EKU extension is present).
