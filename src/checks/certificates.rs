@@ -256,12 +256,14 @@ fn missing_chain(f: &FlowFacts, role: Role, required: bool, expected: &[String])
         return unknown_or_skip(
             "Resumed: certificate was in the original handshake, which is not in this input."
                 .into(),
-        );
+        )
+        .observed("resumed");
     }
     if is_tls13(f) {
         return unknown_or_skip(format!(
             "TLS 1.3: the {who}'s certificate is encrypted and cannot be read without keys."
-        ));
+        ))
+        .observed("encrypted (TLS 1.3)");
     }
     if role == Role::Client {
         let proceeded = sent(f, Role::Client, "client_key_exchange")

@@ -12,7 +12,7 @@
 //! - Judging is pure: same facts and profile, same result. Reasons name
 //!   frames, never addresses, so redaction needs no text rewriting for them.
 //!
-//! One file per check: [`handshake`](handshake.rs) (§3.0),
+//! One file per check: `handshake.rs` (§3.0),
 //! `negotiation.rs` (§3.1 version, §3.2 cipher suite), `empty_fragments.rs`
 //! (§3.3), `certificates.rs` (§3.4 CNs and the extra certificate findings).
 //!

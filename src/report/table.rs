@@ -427,4 +427,68 @@ mod tests {
         let (out, _) = render(Format::Table, Only::All, false, vec![f], &p);
         assert!(out.contains("? incomplete"), "{out}");
     }
+
+    #[test]
+    fn streaming_prints_a_line_per_flow_and_periodic_summaries() {
+        use super::super::tests::Shared;
+        use super::super::{ReportOptions, Reporter};
+        use crate::checks::judge;
+        let p = Profile::builtin();
+        let buf = Shared::default();
+        let opts = ReportOptions {
+            format: Format::Table,
+            only: Only::All,
+            redact: false,
+            color: true,
+            streaming: true,
+        };
+        let mut r = Reporter::new(opts, &p, Box::new(buf.clone()));
+        r.flow(judge(FlowBuilder::new().federation_ok().build(), &p))
+            .expect("flow");
+        let after_first = buf.text();
+        assert!(
+            after_first.starts_with("#1 \x1b[32mpass\x1b[0m 10.0.0.2:49152 → 10.0.0.1:5062"),
+            "{after_first}"
+        );
+        r.progress_summary().expect("summary");
+        assert!(buf.text().contains("— 1 flow(s): 1 pass"), "{}", buf.text());
+        let bad = FlowBuilder::new()
+            .federation_ok()
+            .negotiated(TlsVersion::TLS12, 0x000a)
+            .build();
+        r.flow(judge(bad, &p)).expect("flow");
+        let totals = r.finish().expect("finish");
+        assert_eq!(totals.fail, 1);
+        let out = buf.text();
+        assert!(out.contains("#2 \x1b[31mFAIL\x1b[0m"), "{out}");
+        assert!(
+            out.contains("  ✗ version: The ServerHello selects TLSv1.2"),
+            "{out}"
+        );
+        assert!(out.contains("Remedies:\n1. [#2] On OCS"), "{out}");
+    }
+
+    #[test]
+    fn colour_marks_failing_cells_in_the_table() {
+        use super::super::tests::Shared;
+        use super::super::{ReportOptions, Reporter};
+        use crate::checks::judge;
+        let p = Profile::builtin();
+        let buf = Shared::default();
+        let opts = ReportOptions {
+            format: Format::Table,
+            only: Only::All,
+            redact: false,
+            color: true,
+            streaming: false,
+        };
+        let mut r = Reporter::new(opts, &p, Box::new(buf.clone()));
+        let bad = FlowBuilder::new()
+            .federation_ok()
+            .negotiated(TlsVersion::TLS12, 0x000a)
+            .build();
+        r.flow(judge(bad, &p)).expect("flow");
+        r.finish().expect("finish");
+        assert!(buf.text().contains('\x1b'), "{}", buf.text());
+    }
 }
