@@ -3,5 +3,6 @@
 mod util;
 
 mod capture_corpus;
+mod cli;
 mod profile_cli;
 mod report_format;
