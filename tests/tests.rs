@@ -4,3 +4,5 @@ mod util;
 
 mod capture_corpus;
 mod cli;
+mod profile_cli;
+mod report_format;
