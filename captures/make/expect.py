@@ -175,7 +175,7 @@ EXPECT = {
 
 def run_tshark(path):
     fields = ["frame.number", "tcp.stream", "tcp.srcport", "tcp.dstport", "tcp.flags.syn",
-              "tcp.flags.ack", "tcp.len", "tls.record.content_type", "tls.record.length",
+              "tcp.flags.ack", "tcp.len", "tls.record.content_type", "tls.record.opaque_type", "tls.record.length",
               "tls.handshake.type", "tls.handshake.version", "tls.handshake.ciphersuite",
               "tls.handshake.extensions.supported_version", "tls.handshake.extension.type",
               "tls.handshake.session_id", "tls.alert_message.level", "tls.alert_message.desc",
@@ -250,10 +250,13 @@ def wire_facts(path):
             level = num(r["tls.alert_message.level"][i]) if i < len(r["tls.alert_message.level"]) else 0
             s["alerts"].append({"from": direction, "level": "fatal" if level == 2 else "warning",
                                 "description": ALERTS.get(num(d), d), "frame": num(r["frame.number"][0])})
-        for i, ct in enumerate(r["tls.record.content_type"]):
+        # TLS 1.3 protected records are "opaque" to tshark without keys; in a
+        # segment they follow any cleartext records.
+        record_types = r["tls.record.content_type"] + r["tls.record.opaque_type"]
+        for i, ct in enumerate(record_types):
             s["records"].append({"frame": num(r["frame.number"][0]), "dir": direction, "type": num(ct),
                                  "len": num(r["tls.record.length"][i])})
-        if r["tls.record.content_type"]:
+        if record_types:
             total = sum(5 + num(x) for x in r["tls.record.length"])
             if total != num(r["tcp.len"][0]):
                 raise SystemExit(f"{path}: frame {r['frame.number'][0]}: records do not fill the segment "

@@ -283,10 +283,29 @@ finish_server() {
 # Encrypt-then-MAC (RFC 7366) is off unless ETM=1: the federation peers of
 # that era (SChannel, OpenSSL 0.9.8/1.0.x) never negotiate it, and it changes
 # the minimal record size (3DES-SHA: 28 bytes instead of 24).
-etm_flag() { [[ "${ETM:-}" == 1 ]] || echo -no_etm; }
+# 1.1.1 has no -no_etm switch: its ssl_conf module does it from a config file.
+etm_flag() { [[ "${ETM:-}" == 1 || "${STACK:-}" == 111 ]] || echo -no_etm; }
+no_etm_111_cnf="$work/openssl-111-no-etm.cnf"
+cat >"$no_etm_111_cnf" <<'CNF'
+openssl_conf = default_conf
+[default_conf]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+Options = -EncryptThenMac
+CNF
 # STACK=111 selects the OpenSSL 1.1.1 build (empty fragment and data in one
 # write); the default is the 3.x build.
-ossl_bin() { [[ "${STACK:-}" == 111 ]] && echo "$ossl111" || echo "$ossl"; }
+ossl_bin() {
+    if [[ "${STACK:-}" != 111 ]]; then
+        echo "$ossl"
+    elif [[ "${ETM:-}" == 1 ]]; then
+        echo "$ossl111"
+    else
+        echo env OPENSSL_CONF="$no_etm_111_cnf" "$ossl111"
+    fi
+}
 keys_file() { echo "$cap/$1.keys"; }
 
 # s_server ACCEPT NACCEPT CERTNAME EXTRA...
@@ -342,7 +361,8 @@ end() {
     stop_capture
     local keys
     keys="$(keys_file "$scenario")"
-    [[ -s "$keys" ]] || rm -f "$keys"
+    # A failed handshake leaves only the file's comment header: drop it.
+    if [[ -f "$keys" ]] && ! grep -qv '^#' "$keys"; then rm -f "$keys"; fi
 }
 
 # --------------------------------------------------------------------------
