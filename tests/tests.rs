@@ -3,6 +3,7 @@
 mod util;
 
 mod capture_corpus;
+mod captures;
 mod cli;
 mod profile_cli;
 mod report_format;
