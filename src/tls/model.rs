@@ -242,6 +242,10 @@ pub struct DirectionFacts {
     pub handshake_messages: Vec<String>,
     /// Last plaintext handshake message name and its frame.
     pub last_handshake: Option<(String, FrameNo)>,
+    /// The direction's bytes did not start at a record boundary (capture began
+    /// mid-connection): the walk found its first record by resynchronising,
+    /// or the first record was already application data.
+    pub midstream: bool,
     pub first_frame: Option<FrameNo>,
     pub last_ts: Option<Timestamp>,
 }
@@ -281,6 +285,11 @@ pub struct TlsFacts {
     pub renegotiation_frame: Option<FrameNo>,
     /// Encrypt-then-MAC negotiated (both hellos carry the extension).
     pub encrypt_then_mac: bool,
+    /// Extended master secret negotiated (both hellos carry the extension).
+    pub extended_master_secret: bool,
+    /// Cleartext that preceded TLS on this flow (STARTTLS-style upgrade:
+    /// SMTP, FTP, HTTP CONNECT, …): what it looked like and where it started.
+    pub cleartext_prefix: Option<NotTlsFacts>,
     pub per_dir: [DirectionFacts; 2],
     /// Parse problems (damaged handshake, oversized message, …) with their frames.
     pub notes: Vec<String>,
