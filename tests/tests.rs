@@ -1,1 +1,6 @@
 //! The single integration-test binary (one binary, topic modules).
+
+mod util;
+
+mod capture_corpus;
+mod cli;
