@@ -4,3 +4,4 @@ mod util;
 
 mod capture_corpus;
 mod cli;
+mod corpus;

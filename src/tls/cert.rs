@@ -50,7 +50,95 @@ pub fn decode(der: &[u8]) -> CertFacts {
         serial: serial_hex(cert.raw_serial()),
         sha256,
         parse_error: None,
+        partial: None,
     }
+}
+
+/// DER tag-length header at `at`: (content offset, content length).
+fn der_header(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    let l0 = *b.get(at + 1)?;
+    if l0 & 0x80 == 0 {
+        return Some((at + 2, usize::from(l0)));
+    }
+    let n = usize::from(l0 & 0x7f);
+    if n == 0 || n > 4 {
+        return None;
+    }
+    let len = b
+        .get(at + 2..at + 2 + n)?
+        .iter()
+        .fold(0usize, |acc, &x| (acc << 8) | usize::from(x));
+    Some((at + 2 + n, len))
+}
+
+/// Decode what a cut certificate still shows: a DER prefix of a
+/// certificate of `full_len` bytes whose end was not kept. Serial, issuer,
+/// validity, subject and key come before the extensions in a TBSCertificate,
+/// so a prefix usually has them all.
+pub fn decode_prefix(prefix: &[u8], full_len: usize) -> CertFacts {
+    let mut f = CertFacts {
+        partial: Some(format!(
+            "certificate of {full_len} bytes exceeds the handshake limit; decoded from its first {} bytes (no SAN, EKU, signature or SHA-256)",
+            prefix.len()
+        )),
+        ..CertFacts::default()
+    };
+    // Certificate SEQUENCE → TBSCertificate SEQUENCE: step inside both headers.
+    let Some((tbs, _)) = der_header(prefix, 0) else {
+        return f;
+    };
+    let Some((mut at, _)) = der_header(prefix, tbs) else {
+        return f;
+    };
+    // Optional explicit version [0].
+    if prefix.get(at) == Some(&0xa0) {
+        let Some((c, l)) = der_header(prefix, at) else {
+            return f;
+        };
+        at = c + l;
+    }
+    let element = |at: &mut usize| -> Option<&[u8]> {
+        let (c, l) = der_header(prefix, *at)?;
+        let whole = prefix.get(*at..c + l)?;
+        *at = c + l;
+        Some(whole)
+    };
+    let Some(serial) = element(&mut at) else {
+        return f;
+    };
+    if let Some((c, _)) = der_header(serial, 0) {
+        f.serial = serial_hex(serial.get(c..).unwrap_or(&[]));
+    }
+    if element(&mut at).is_none() {
+        return f; // signature AlgorithmIdentifier
+    }
+    let Some(issuer) = element(&mut at) else {
+        return f;
+    };
+    if let Ok((_, n)) = X509Name::from_der(issuer) {
+        f.issuer = name_to_string(&n);
+        f.issuer_cn = n.iter_common_name().map(|a| any_to_string(a.attr_value())).collect();
+    }
+    let Some(validity) = element(&mut at) else {
+        return f;
+    };
+    if let Ok((_, v)) = x509_parser::certificate::Validity::from_der(validity) {
+        f.not_before = Some(v.not_before.timestamp());
+        f.not_after = Some(v.not_after.timestamp());
+    }
+    let Some(subject) = element(&mut at) else {
+        return f;
+    };
+    if let Ok((_, n)) = X509Name::from_der(subject) {
+        f.subject = name_to_string(&n);
+        f.subject_cn = n.iter_common_name().map(|a| any_to_string(a.attr_value())).collect();
+    }
+    if let Some(spki) = element(&mut at) {
+        if let Ok((_, k)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki) {
+            f.key = spki_desc(&k);
+        }
+    }
+    f
 }
 
 /// A DER-encoded distinguished name (as in a CertificateRequest's CA list) as a string.
@@ -177,7 +265,10 @@ fn eku(cert: &X509Certificate) -> Option<Vec<String>> {
 }
 
 fn key_desc(cert: &X509Certificate) -> String {
-    let spki = cert.public_key();
+    spki_desc(cert.public_key())
+}
+
+fn spki_desc(spki: &x509_parser::x509::SubjectPublicKeyInfo) -> String {
     let alg = &spki.algorithm.algorithm;
     match spki.parsed() {
         Ok(PublicKey::RSA(rsa)) => format!("RSA {}", rsa.key_size()),
@@ -239,6 +330,21 @@ mod tests {
         assert_eq!(any_to_string(&uni), "a");
         let t61 = Any::from_tag_and_data(Tag::TeletexString, &[0xe9]);
         assert_eq!(any_to_string(&t61), "é");
+    }
+
+    #[test]
+    fn prefix_of_a_certificate_still_names_its_subject() {
+        let der = include_bytes!("testdata/server-ec.der");
+        let full = decode(der);
+        let cut = decode_prefix(&der[..300], der.len());
+        assert_eq!(cut.subject_cn, vec!["imp.example.com"]);
+        assert_eq!(cut.serial, full.serial);
+        assert_eq!(cut.not_after, full.not_after);
+        assert_eq!(cut.key, "EC P-256");
+        assert!(cut.partial.is_some() && cut.san.is_empty());
+        for n in 0..der.len() {
+            let _ = decode_prefix(&der[..n], der.len());
+        }
     }
 
     #[test]

@@ -163,6 +163,10 @@ pub struct CertFacts {
     pub sha256: String,
     /// Set when x509-parser could not decode the DER: the reason. Other fields then empty.
     pub parse_error: Option<String>,
+    /// Set when only a prefix of the DER was kept (the message exceeded the
+    /// handshake limit): fields up to the public key are decoded, extensions
+    /// (SAN, EKU), signature algorithm and `sha256` are not. Says what is missing.
+    pub partial: Option<String>,
 }
 
 /// A Certificate handshake message as sent by one side.

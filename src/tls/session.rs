@@ -4,8 +4,9 @@
 //! Owns: [`Session`]. Invariants:
 //! - Bytes are copied only when a unit straddles `on_data` calls: a record
 //!   whose body is needed (cleartext handshake/alert, SSLv2 hellos) into
-//!   `DirStream::buf` (≤ header + [`MAX_RECORD_LEN`]), a handshake message
-//!   split across records into `DirCtx::hs_buf` (≤ `max_handshake_len`), and
+//!   `DirStream::buf` (≤ header + `records::MAX_RECORD_LEN`), a handshake message
+//!   split across records into `DirCtx::hs_buf` (≤ `max_handshake_len`; a
+//!   larger Certificate keeps only that prefix, larger others are skipped), and
 //!   bytes searched for a record boundary into `DirStream::hunt`
 //!   (≤ [`HUNT_WINDOW`]). Record bodies that are not needed (application
 //!   data, anything encrypted) are skipped without copying.
@@ -21,7 +22,7 @@ use super::model::{
     AlertFacts, CertChainFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts, FrameNo,
     NotTlsFacts, ServerHelloFacts, TlsFacts, TlsVersion,
 };
-use super::records::{self, ContentType, SyncRule, HEADER_LEN, MAX_RECORD_LEN};
+use super::records::{self, ContentType, SyncRule, HEADER_LEN};
 use super::sniff;
 use super::sslv2;
 use super::suites;
@@ -713,7 +714,8 @@ impl Core {
             let Some(h) = HsHeader::parse(&ctx.hs_buf) else {
                 break;
             };
-            if h.len > max {
+            let capped = h.len > max && h.msg_type == hs::HT_CERTIFICATE;
+            if h.len > max && !capped {
                 let have = ctx.hs_buf.len() - HS_HEADER_LEN;
                 ctx.hs_buf.clear();
                 let n = (h.len - have).min(b.len());
@@ -722,13 +724,23 @@ impl Core {
                 self.oversized(dir, h, frame);
                 continue;
             }
-            let need = HS_HEADER_LEN + h.len - ctx.hs_buf.len();
-            let n = need.min(b.len());
+            // An oversized Certificate keeps its first `max` bytes: the leaf's
+            // subject sits near the start of the message.
+            let target = HS_HEADER_LEN + h.len.min(max);
+            let n = (target - ctx.hs_buf.len()).min(b.len());
             ctx.hs_buf.extend_from_slice(&b[..n]);
             b = &b[n..];
-            if ctx.hs_buf.len() == HS_HEADER_LEN + h.len {
+            if ctx.hs_buf.len() == target {
                 let msg = std::mem::take(&mut ctx.hs_buf);
-                self.on_handshake_message(dir, &msg, frame);
+                if capped {
+                    let rest = h.len - max;
+                    let n = rest.min(b.len());
+                    b = &b[n..];
+                    ctx.hs_skip = rest - n;
+                    self.on_capped_certificate(dir, &msg, h.len, frame);
+                } else {
+                    self.on_handshake_message(dir, &msg, frame);
+                }
                 if self.dirs[d].hs_buf.is_empty() {
                     self.dirs[d].hs_buf = msg;
                     self.dirs[d].hs_buf.clear();
@@ -744,6 +756,19 @@ impl Core {
                 self.dirs[d].hs_buf.extend_from_slice(b);
                 return;
             };
+            if h.len > max && h.msg_type == hs::HT_CERTIFICATE {
+                if b.len() < HS_HEADER_LEN + max {
+                    self.dirs[d].hs_buf.extend_from_slice(b);
+                    return;
+                }
+                self.on_capped_certificate(dir, &b[..HS_HEADER_LEN + max], h.len, frame);
+                if b.len() >= HS_HEADER_LEN + h.len {
+                    b = &b[HS_HEADER_LEN + h.len..];
+                    continue;
+                }
+                self.dirs[d].hs_skip = HS_HEADER_LEN + h.len - b.len();
+                return;
+            }
             if h.len > max {
                 let avail = b.len() - HS_HEADER_LEN;
                 self.oversized(dir, h, frame);
@@ -764,6 +789,50 @@ impl Core {
         }
     }
 
+    /// A Certificate message larger than the limit, of which `prefix` (header
+    /// included, `max_handshake_len` body bytes) was kept: decode the
+    /// certificates it holds whole, and what the cut one still shows.
+    fn on_capped_certificate(&mut self, dir: Dir, prefix: &[u8], full_len: usize, frame: FrameNo) {
+        let d = dir.index();
+        self.note(format!(
+            "frame {frame}: {dir:?} Certificate message of {full_len} bytes exceeds the {}-byte limit; decoded from its first bytes",
+            self.limits.max_handshake_len
+        ));
+        let df = &mut self.facts.per_dir[d];
+        push_capped(&mut df.handshake_messages, "certificate".to_string(), MAX_HANDSHAKE_NAMES);
+        df.last_handshake = Some(("certificate".to_string(), frame));
+        if self.is_server(dir) {
+            self.server_full_handshake = true;
+            self.update_resumption(false);
+        }
+        let body = prefix.get(HS_HEADER_LEN..).unwrap_or(&[]);
+        let mut certs = Vec::new();
+        let mut at = 3; // u24 length of the whole list
+        while certs.len() < self.limits.max_certs {
+            let Some(l) = body.get(at..at + 3) else {
+                break;
+            };
+            let len = (usize::from(l[0]) << 16) | (usize::from(l[1]) << 8) | usize::from(l[2]);
+            match body.get(at + 3..at + 3 + len) {
+                Some(der) => certs.push(cert::decode(der)),
+                None => {
+                    let cut = body.get(at + 3..).unwrap_or(&[]);
+                    if !cut.is_empty() {
+                        certs.push(cert::decode_prefix(cut, len));
+                    }
+                    break;
+                }
+            }
+            at += 3 + len;
+        }
+        let chain = CertChainFacts {
+            frame,
+            certs,
+            truncated: true,
+        };
+        self.store_chain(dir, chain);
+    }
+
     fn oversized(&mut self, dir: Dir, h: HsHeader, frame: FrameNo) {
         self.note(format!(
             "frame {frame}: {dir:?} handshake message {} of {} bytes exceeds the {}-byte limit; skipped",
@@ -771,14 +840,6 @@ impl Core {
             h.len,
             self.limits.max_handshake_len
         ));
-        if h.msg_type == hs::HT_CERTIFICATE {
-            let chain = CertChainFacts {
-                frame,
-                certs: Vec::new(),
-                truncated: true,
-            };
-            self.store_chain(dir, chain);
-        }
     }
 
     fn on_handshake_message(&mut self, dir: Dir, msg: &[u8], frame: FrameNo) {
@@ -1098,6 +1159,5 @@ mod tests {
         assert!(!s.is_settled());
         assert!(s.wants_payload(Dir::AB));
         assert!(!s.streams[0].mode.is_synced());
-        let _ = MAX_RECORD_LEN;
     }
 }

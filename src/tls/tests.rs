@@ -439,8 +439,30 @@ fn oversized_handshake_message_is_noted_not_buffered() {
     f.on_data(Dir::BA, &record(22, &hs(14, &[])), 2, Timestamp::default());
     let f = f.finish();
     assert!(f.notes.iter().any(|n| n.contains("exceeds")), "{:?}", f.notes);
-    assert!(f.server_certificates.unwrap().truncated);
+    let chain = f.server_certificates.unwrap();
+    assert!(chain.truncated);
+    assert!(chain.certs[0].partial.is_some());
     assert!(f.per_dir[1].handshake_messages.contains(&"server_hello_done".to_string()));
+}
+
+#[test]
+fn oversized_certificate_message_still_yields_the_leaf_subject() {
+    let limits = TlsLimits {
+        max_handshake_len: 320,
+        max_certs: 16,
+    };
+    for chunk in [1usize, 7, 100, 10_000] {
+        let mut f = TlsFlow::new(limits);
+        f.on_data(Dir::AB, CLIENT_HELLO, 1, Timestamp::default());
+        for c in server_flight().chunks(chunk) {
+            f.on_data(Dir::BA, c, 2, Timestamp::default());
+        }
+        let f = f.finish();
+        let leaf = &f.server_certificates.as_ref().unwrap().certs[0];
+        assert_eq!(leaf.subject_cn, vec!["imp.example.com"], "chunk {chunk}");
+        assert!(leaf.partial.is_some());
+        assert!(f.certificate_request.is_some(), "chunk {chunk}: {:?}", f.notes);
+    }
 }
 
 #[test]
