@@ -1,7 +1,7 @@
 //! The TLS stage against tshark's view of the third-party corpus: for every
 //! TLS flow tshark lists, the negotiated version, cipher suite, leaf
 //! certificate CNs of both sides, whether the client sent a certificate, and
-//! the alerts in the clear must agree. At least 99 % of these comparisons must
+//! the alerts in the clear, and the minimal-size CBC record counts must agree. At least 99 % of these comparisons must
 //! agree, and every disagreement must be listed with its reason in
 //! `tests/corpus_known_differences.json` (no stale entries either).
 
@@ -32,7 +32,10 @@ fn any_port() -> EngineOptions {
 fn cn_list(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -43,12 +46,12 @@ fn hex16(v: Option<u16>) -> Value {
 
 /// The chain sent in TCP direction `dir` of our flow.
 fn chain_from(f: &FlowFacts, dir: Dir) -> Option<&CertChainFacts> {
-    let server_dir = f
-        .tls
-        .server_hello
-        .as_ref()
-        .and_then(|s| s.dir)
-        .or_else(|| f.tls.client_hello.as_ref().and_then(|c| c.dir.map(Dir::reverse)));
+    let server_dir = f.tls.server_hello.as_ref().and_then(|s| s.dir).or_else(|| {
+        f.tls
+            .client_hello
+            .as_ref()
+            .and_then(|c| c.dir.map(Dir::reverse))
+    });
     match server_dir {
         Some(s) if s != dir => f.tls.client_certificates.as_ref(),
         _ => f.tls.server_certificates.as_ref(),
@@ -127,10 +130,21 @@ fn compare_flow(name: &str, t: &Value, ours: &[FlowFacts], diffs: &mut Diffs) ->
     );
     let mut t_alerts: Vec<String> = t["alerts"]
         .as_array()
-        .map(|a| a.iter().filter(|x| x["encrypted"] == Value::Bool(false)).collect::<Vec<_>>())
+        .map(|a| {
+            a.iter()
+                .filter(|x| x["encrypted"] == Value::Bool(false))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .iter()
-        .map(|a| format!("{}:{}:{}", a["from"].as_str().unwrap_or("?"), a["level"], a["description"]))
+        .map(|a| {
+            format!(
+                "{}:{}:{}",
+                a["from"].as_str().unwrap_or("?"),
+                a["level"],
+                a["description"]
+            )
+        })
         .collect();
     let mut our_alerts: Vec<String> = f
         .tls
@@ -138,7 +152,11 @@ fn compare_flow(name: &str, t: &Value, ours: &[FlowFacts], diffs: &mut Diffs) ->
         .iter()
         .filter(|a| !a.encrypted)
         .map(|a| {
-            let from = if a.dir == Some(t_client_dir) { "client" } else { "server" };
+            let from = if a.dir == Some(t_client_dir) {
+                "client"
+            } else {
+                "server"
+            };
             format!(
                 "{from}:{}:{}",
                 a.level.unwrap_or_default(),
@@ -148,8 +166,23 @@ fn compare_flow(name: &str, t: &Value, ours: &[FlowFacts], diffs: &mut Diffs) ->
         .collect();
     t_alerts.sort();
     our_alerts.sort();
-    check("clear_alerts", Value::from(t_alerts), Value::from(our_alerts));
-    6
+    check(
+        "clear_alerts",
+        Value::from(t_alerts),
+        Value::from(our_alerts),
+    );
+    // Minimal-size CBC records (spec §3.3 evidence): length and count per side.
+    let cbc = &t["cbc_minimal_application_data_records"];
+    let ours_cbc = match f.tls.per_dir[t_client_dir.index()].app_data.minimal_len {
+        None => Value::Null,
+        Some(len) => serde_json::json!({
+            "length": len,
+            "client": f.tls.per_dir[t_client_dir.index()].app_data.minimal_records,
+            "server": f.tls.per_dir[t_server_dir.index()].app_data.minimal_records,
+        }),
+    };
+    check("cbc_minimal_records", cbc.clone(), ours_cbc);
+    7
 }
 
 #[test]
@@ -178,7 +211,10 @@ fn tls_facts_agree_with_tshark_on_the_corpus() {
         .iter()
         .map(|k| {
             let s = |f: &str| k[f].as_str().unwrap_or_default().to_string();
-            assert!(!s("reason").is_empty(), "known difference without a reason: {k}");
+            assert!(
+                !s("reason").is_empty(),
+                "known difference without a reason: {k}"
+            );
             ((s("file"), s("flow"), s("field")), k)
         })
         .collect();

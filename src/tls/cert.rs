@@ -117,7 +117,10 @@ pub fn decode_prefix(prefix: &[u8], full_len: usize) -> CertFacts {
     };
     if let Ok((_, n)) = X509Name::from_der(issuer) {
         f.issuer = name_to_string(&n);
-        f.issuer_cn = n.iter_common_name().map(|a| any_to_string(a.attr_value())).collect();
+        f.issuer_cn = n
+            .iter_common_name()
+            .map(|a| any_to_string(a.attr_value()))
+            .collect();
     }
     let Some(validity) = element(&mut at) else {
         return f;
@@ -131,7 +134,10 @@ pub fn decode_prefix(prefix: &[u8], full_len: usize) -> CertFacts {
     };
     if let Ok((_, n)) = X509Name::from_der(subject) {
         f.subject = name_to_string(&n);
-        f.subject_cn = n.iter_common_name().map(|a| any_to_string(a.attr_value())).collect();
+        f.subject_cn = n
+            .iter_common_name()
+            .map(|a| any_to_string(a.attr_value()))
+            .collect();
     }
     if let Some(spki) = element(&mut at) {
         if let Ok((_, k)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki) {

@@ -129,9 +129,10 @@ fn sni_host(data: &[u8]) -> Option<String> {
 
 /// Decode a ClientHello body (after the 4-byte handshake header).
 pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, HandshakeError> {
-    let (_, ch) = parse_tls_handshake_client_hello(body).map_err(|_| HandshakeError::Malformed {
-        message: "ClientHello",
-    })?;
+    let (_, ch) =
+        parse_tls_handshake_client_hello(body).map_err(|_| HandshakeError::Malformed {
+            message: "ClientHello",
+        })?;
     let mut f = ClientHelloFacts {
         version: Some(TlsVersion(ch.version.0)),
         cipher_suites: ch.ciphers.iter().map(|c| CipherSuiteId(c.0)).collect(),
@@ -183,7 +184,10 @@ pub struct ServerHello {
 }
 
 /// TLS 1.3 drafts before 22 had no session id or compression in ServerHello.
-fn parse_draft_server_hello(body: &[u8]) -> Option<(u16, &[u8], u16, Option<&[u8]>)> {
+/// (version, random, cipher, extensions block) of a draft ServerHello.
+type DraftServerHello<'a> = (u16, &'a [u8], u16, Option<&'a [u8]>);
+
+fn parse_draft_server_hello(body: &[u8]) -> Option<DraftServerHello<'_>> {
     let version = u16::from_be_bytes([*body.first()?, *body.get(1)?]);
     let random = body.get(2..34)?;
     let cipher = u16::from_be_bytes([*body.get(34)?, *body.get(35)?]);
@@ -229,9 +233,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HandshakeError> {
         sh.extensions.push(t);
         match t {
             EXT_SUPPORTED_VERSIONS => {
-                sh.supported_version = data
-                    .get(..2)
-                    .map(|v| u16::from_be_bytes([v[0], v[1]]));
+                sh.supported_version = data.get(..2).map(|v| u16::from_be_bytes([v[0], v[1]]));
             }
             EXT_PRE_SHARED_KEY => sh.psk = true,
             EXT_ENCRYPT_THEN_MAC => sh.encrypt_then_mac = true,
@@ -266,7 +268,10 @@ pub fn parse_certificate_request(
     let types_len = usize::from(*body.first().ok_or(malformed.clone())?);
     let mut at = 1 + types_len;
     let be16 = |at: usize| -> Option<usize> {
-        Some(usize::from(u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?])))
+        Some(usize::from(u16::from_be_bytes([
+            *body.get(at)?,
+            *body.get(at + 1)?,
+        ])))
     };
     if with_sig_algs {
         at += 2 + be16(at).ok_or(malformed.clone())?;
@@ -313,8 +318,14 @@ mod tests {
         assert_eq!(ch.version, Some(TlsVersion::TLS12));
         assert_eq!(ch.sni.as_deref(), Some("a.b"));
         assert_eq!(ch.session_id, vec![0xab, 0xcd]);
-        assert_eq!(ch.cipher_suites, vec![CipherSuiteId(0x3a3a), CipherSuiteId(0x000a)]);
-        assert_eq!(ch.supported_versions, vec![TlsVersion::TLS13, TlsVersion::TLS12]);
+        assert_eq!(
+            ch.cipher_suites,
+            vec![CipherSuiteId(0x3a3a), CipherSuiteId(0x000a)]
+        );
+        assert_eq!(
+            ch.supported_versions,
+            vec![TlsVersion::TLS13, TlsVersion::TLS12]
+        );
         assert!(ch.session_ticket_ext && ch.ticket_len == 0);
         assert!(ch.encrypt_then_mac && !ch.extended_master_secret && !ch.psk);
         assert_eq!(ch.extensions, vec![0, 43, 35, 22]);
@@ -333,7 +344,9 @@ mod tests {
     fn hrr_random_marks_hello_retry_request() {
         let mut body = vec![0x03, 0x03];
         body.extend_from_slice(&HRR_RANDOM);
-        body.extend_from_slice(&[0x00, 0x13, 0x01, 0x00, 0x00, 0x06, 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]);
+        body.extend_from_slice(&[
+            0x00, 0x13, 0x01, 0x00, 0x00, 0x06, 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04,
+        ]);
         let sh = parse_server_hello(&body).unwrap();
         assert!(sh.hrr);
         assert_eq!(sh.supported_version, Some(0x0304));
@@ -344,7 +357,10 @@ mod tests {
     fn certificate_request_lists_ca_names_for_both_layouts() {
         // TLS 1.0: types [1], CA list with one 3-byte DN.
         let v10 = [0x01, 0x01, 0x00, 0x05, 0x00, 0x03, 0x30, 0x01, 0x00];
-        assert_eq!(parse_certificate_request(&v10, false).unwrap(), vec![&[0x30, 0x01, 0x00][..]]);
+        assert_eq!(
+            parse_certificate_request(&v10, false).unwrap(),
+            vec![&[0x30, 0x01, 0x00][..]]
+        );
         // TLS 1.2: plus sig algs [0x0401], empty CA list.
         let v12 = [0x01, 0x01, 0x00, 0x02, 0x04, 0x01, 0x00, 0x00];
         assert!(parse_certificate_request(&v12, true).unwrap().is_empty());

@@ -136,7 +136,9 @@ fn check_chain(b: &[u8], p: usize, rule: SyncRule) -> Chain {
         match first {
             None => first = Some(h),
             // One connection uses one record version after the hellos.
-            Some(f) if f.version != h.version && n > 0 && f.content_type != ContentType::HANDSHAKE => {
+            Some(f)
+                if f.version != h.version && n > 0 && f.content_type != ContentType::HANDSHAKE =>
+            {
                 return Chain::Reject
             }
             Some(_) => {}
@@ -160,7 +162,7 @@ pub fn find_sync(b: &[u8], from: usize, rule: SyncRule) -> Sync {
     let mut p = from;
     while p < b.len() {
         // Cheap pre-filter: a header starts with a content type byte and major version 3.
-        if (20..=24).contains(&b[p]) && b.get(p + 1).map_or(true, |&m| m == 3) {
+        if (20..=24).contains(&b[p]) && b.get(p + 1).is_none_or(|&m| m == 3) {
             match check_chain(b, p, rule) {
                 Chain::Accept => {
                     if pending.is_none() {

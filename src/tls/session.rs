@@ -161,12 +161,10 @@ impl Session {
         let f = &self.core.facts;
         self.core.fatal_alert
             || f.per_dir.iter().all(|d| {
-                d.encrypted_handshake.is_some() && (d.app_data.records > 0 || self.sslv2_both())
+                // SSLv2 records after the hellos are all opaque: no application-data type.
+                d.encrypted_handshake.is_some()
+                    && (d.app_data.records > 0 || self.core.sslv2_session)
             })
-    }
-
-    fn sslv2_both(&self) -> bool {
-        self.core.sslv2_session
     }
 
     pub fn on_data(&mut self, dir: Dir, data: &[u8], frame: FrameNo, ts: Timestamp) {
@@ -211,7 +209,6 @@ impl Session {
                     st.skip -= len as usize;
                     return;
                 }
-                let lost_record = !st.buf.is_empty() || st.skip > 0;
                 if !st.buf.is_empty() {
                     self.core.note(format!(
                         "frame {frame}: a {dir:?} record was cut by a TCP gap of {len} bytes"
@@ -227,7 +224,6 @@ impl Session {
                     ));
                 }
                 self.core.dirs[d].hs_skip = 0;
-                let _ = lost_record;
                 st.mode = Mode::Hunt { at_start: false };
             }
         }
@@ -329,7 +325,14 @@ fn hunt(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
 }
 
 /// Lose sync at `rest`: hunt from there.
-fn lost_sync(st: &mut DirStream, core: &mut Core, dir: Dir, rest: &[u8], frame: FrameNo, call: u64) {
+fn lost_sync(
+    st: &mut DirStream,
+    core: &mut Core,
+    dir: Dir,
+    rest: &[u8],
+    frame: FrameNo,
+    call: u64,
+) {
     let at_start = st.records == 0;
     if !at_start {
         core.note(format!(
@@ -500,9 +503,9 @@ impl Core {
             self.facts.notes.push(msg);
         } else if !self.notes_dropped {
             self.notes_dropped = true;
-            self.facts
-                .notes
-                .push(format!("more than {MAX_NOTES} notes; the rest were dropped"));
+            self.facts.notes.push(format!(
+                "more than {MAX_NOTES} notes; the rest were dropped"
+            ));
         }
     }
 
@@ -638,7 +641,9 @@ impl Core {
 
     fn on_ccs(&mut self, dir: Dir, frame: FrameNo) {
         let d = dir.index();
-        self.facts.per_dir[d].change_cipher_spec.get_or_insert(frame);
+        self.facts.per_dir[d]
+            .change_cipher_spec
+            .get_or_insert(frame);
         // TLS 1.3 (or after a HelloRetryRequest) CCS is the middlebox-compat dummy.
         if self.tls13 || self.hrr_frame.is_some() {
             return;
@@ -799,7 +804,11 @@ impl Core {
             self.limits.max_handshake_len
         ));
         let df = &mut self.facts.per_dir[d];
-        push_capped(&mut df.handshake_messages, "certificate".to_string(), MAX_HANDSHAKE_NAMES);
+        push_capped(
+            &mut df.handshake_messages,
+            "certificate".to_string(),
+            MAX_HANDSHAKE_NAMES,
+        );
         df.last_handshake = Some(("certificate".to_string(), frame));
         if self.is_server(dir) {
             self.server_full_handshake = true;
@@ -850,7 +859,11 @@ impl Core {
         let body = msg.get(HS_HEADER_LEN..).unwrap_or(&[]);
         let name = hs::message_name(h.msg_type);
         let df = &mut self.facts.per_dir[d];
-        push_capped(&mut df.handshake_messages, name.clone(), MAX_HANDSHAKE_NAMES);
+        push_capped(
+            &mut df.handshake_messages,
+            name.clone(),
+            MAX_HANDSHAKE_NAMES,
+        );
         df.last_handshake = Some((name, frame));
         match h.msg_type {
             hs::HT_CLIENT_HELLO => self.on_client_hello(dir, body, frame),
@@ -860,19 +873,19 @@ impl Core {
                 self.server_dir.get_or_insert(dir);
             }
             hs::HT_NEW_SESSION_TICKET => self.facts.new_session_ticket = true,
-            hs::HT_HELLO_REQUEST => {
-                if self.facts.server_hello.is_some() && !self.facts.renegotiation {
-                    self.facts.renegotiation = true;
-                    self.facts.renegotiation_frame = Some(frame);
-                }
+            hs::HT_HELLO_REQUEST
+                if self.facts.server_hello.is_some() && !self.facts.renegotiation =>
+            {
+                self.facts.renegotiation = true;
+                self.facts.renegotiation_frame = Some(frame);
             }
             hs::HT_CERTIFICATE => self.on_certificate(dir, body, frame),
             hs::HT_CERTIFICATE_REQUEST => self.on_certificate_request(body, frame),
-            hs::HT_SERVER_KEY_EXCHANGE | hs::HT_SERVER_HELLO_DONE => {
-                if Some(dir) == self.server_dir {
-                    self.server_full_handshake = true;
-                    self.update_resumption(false);
-                }
+            hs::HT_SERVER_KEY_EXCHANGE | hs::HT_SERVER_HELLO_DONE
+                if Some(dir) == self.server_dir =>
+            {
+                self.server_full_handshake = true;
+                self.update_resumption(false);
             }
             _ => {}
         }
@@ -971,9 +984,11 @@ impl Core {
             return;
         };
         let ch = self.facts.client_hello.as_ref();
-        let echoed =
-            !sh.session_id.is_empty() && ch.is_some_and(|c| c.session_id == sh.session_id);
-        let ccs = server_ccs || self.server_dir.is_some_and(|d| self.dirs[d.index()].encrypted);
+        let echoed = !sh.session_id.is_empty() && ch.is_some_and(|c| c.session_id == sh.session_id);
+        let ccs = server_ccs
+            || self
+                .server_dir
+                .is_some_and(|d| self.dirs[d.index()].encrypted);
         let resumed = !self.server_full_handshake && (echoed || ccs);
         self.facts.resumed = Some(resumed);
         self.facts.resumption = resumed.then(|| {
@@ -1076,7 +1091,11 @@ impl Core {
             t => format!("sslv2_unknown_{t}"),
         };
         let df = &mut self.facts.per_dir[d];
-        push_capped(&mut df.handshake_messages, name.clone(), MAX_HANDSHAKE_NAMES);
+        push_capped(
+            &mut df.handshake_messages,
+            name.clone(),
+            MAX_HANDSHAKE_NAMES,
+        );
         df.last_handshake = Some((name, frame));
         match msg {
             sslv2::MSG_CLIENT_HELLO => match sslv2::parse_client_hello(body) {

@@ -34,7 +34,7 @@ pub fn looks_like_client_hello(b: &[u8]) -> bool {
         return false;
     };
     let version_ok = be16(b, 3).is_some_and(|v| v == 0x0002 || (0x0300..=0x0304).contains(&v));
-    let specs_ok = be16(b, 5).map_or(true, |n| n % 3 == 0 && n > 0);
+    let specs_ok = be16(b, 5).is_none_or(|n| n % 3 == 0 && n > 0);
     len >= 9 && b.get(2) == Some(&MSG_CLIENT_HELLO) && version_ok && specs_ok
 }
 
@@ -139,7 +139,10 @@ mod tests {
         assert_eq!((hl, len), (2, V2_CH.len() - 2));
         let ch = parse_client_hello(&V2_CH[2..]).unwrap();
         assert_eq!(ch.version, 0x0301);
-        assert_eq!(ch.suites, vec![CipherSuiteId(0x000a), CipherSuiteId(0x002f)]);
+        assert_eq!(
+            ch.suites,
+            vec![CipherSuiteId(0x000a), CipherSuiteId(0x002f)]
+        );
         assert_eq!(ch.spec_count, 3);
         assert_eq!(ch.random.len(), 32);
         assert_eq!(&ch.random[16..], &V2_CH[20..]);

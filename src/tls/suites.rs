@@ -86,18 +86,21 @@ mod tests {
             name(CipherSuiteId(0x000a)),
             Some("TLS_RSA_WITH_3DES_EDE_CBC_SHA")
         );
-        assert_eq!(
-            name(CipherSuiteId(0x1301)),
-            Some("TLS_AES_128_GCM_SHA256")
-        );
+        assert_eq!(name(CipherSuiteId(0x1301)), Some("TLS_AES_128_GCM_SHA256"));
         assert_eq!(name(CipherSuiteId(0x0a0a)), None);
     }
 
     #[test]
     fn minimal_len_matches_the_spec_examples() {
         let v10 = TlsVersion::TLS10;
-        assert_eq!(minimal_record_len(v10, CipherSuiteId(0x000a), false), Some(24));
-        assert_eq!(minimal_record_len(v10, CipherSuiteId(0x002f), false), Some(32));
+        assert_eq!(
+            minimal_record_len(v10, CipherSuiteId(0x000a), false),
+            Some(24)
+        );
+        assert_eq!(
+            minimal_record_len(v10, CipherSuiteId(0x002f), false),
+            Some(32)
+        );
         assert_eq!(
             minimal_record_len(TlsVersion::TLS11, CipherSuiteId(0x000a), false),
             Some(32)

@@ -173,13 +173,28 @@ fn mutual_tls10_session_yields_every_fact() {
     let cc = f.client_certificates.as_ref().unwrap();
     assert_eq!(cc.certs[0].subject_cn, vec!["ocs.example.com", "second-cn"]);
     assert_eq!(cc.certs[0].key, "RSA 2048");
-    assert_eq!(f.certificate_request.as_ref().unwrap().ca_names, vec!["CN=CA"]);
+    assert_eq!(
+        f.certificate_request.as_ref().unwrap().ca_names,
+        vec!["CN=CA"]
+    );
     let (c, s) = (&f.per_dir[0], &f.per_dir[1]);
-    assert_eq!((c.change_cipher_spec, c.encrypted_handshake), (Some(8), Some(8)));
-    assert_eq!((s.change_cipher_spec, s.encrypted_handshake), (Some(9), Some(9)));
+    assert_eq!(
+        (c.change_cipher_spec, c.encrypted_handshake),
+        (Some(8), Some(8))
+    );
+    assert_eq!(
+        (s.change_cipher_spec, s.encrypted_handshake),
+        (Some(9), Some(9))
+    );
     assert_eq!(
         s.handshake_messages,
-        vec!["server_hello", "certificate", "certificate_request", "server_hello_done", "encrypted"]
+        vec![
+            "server_hello",
+            "certificate",
+            "certificate_request",
+            "server_hello_done",
+            "encrypted"
+        ]
     );
     assert_eq!(c.app_data.minimal_len, Some(24));
     assert_eq!(c.app_data.records, 3);
@@ -240,7 +255,10 @@ fn fatal_alert_in_the_clear_settles_the_flow() {
     let f = flow.finish();
     assert_eq!(f.resumed, None);
     let a = &f.alerts[0];
-    assert_eq!((a.level, a.description, a.encrypted, a.frame), (Some(2), Some(40), false, 2));
+    assert_eq!(
+        (a.level, a.description, a.encrypted, a.frame),
+        (Some(2), Some(40), false, 2)
+    );
 }
 
 #[test]
@@ -256,11 +274,17 @@ fn sslv2_compatible_client_hello_then_tls_server() {
     let ch = f.client_hello.as_ref().unwrap();
     assert!(ch.sslv2_format);
     assert_eq!(ch.version, Some(TlsVersion::TLS10));
-    assert_eq!(ch.cipher_suites, vec![CipherSuiteId(0x000a), CipherSuiteId(0x002f)]);
+    assert_eq!(
+        ch.cipher_suites,
+        vec![CipherSuiteId(0x000a), CipherSuiteId(0x002f)]
+    );
     assert_eq!(f.negotiated_version, Some(TlsVersion::TLS10));
     assert_eq!(f.per_dir[0].sslv2_records, 1);
     assert_eq!(f.per_dir[0].records, 2);
-    assert_eq!(f.per_dir[0].handshake_messages, vec!["sslv2_client_hello", "client_key_exchange"]);
+    assert_eq!(
+        f.per_dir[0].handshake_messages,
+        vec!["sslv2_client_hello", "client_key_exchange"]
+    );
 }
 
 #[test]
@@ -276,21 +300,37 @@ fn pure_sslv2_session_takes_the_certificate_from_server_hello() {
     body.extend_from_slice(&[0x42; 16]);
     let mut sh = vec![0x80 | (body.len() >> 8) as u8, body.len() as u8];
     sh.extend(body);
-    let f = run(&[(Dir::AB, ch, 1), (Dir::BA, sh, 2), (Dir::AB, vec![0x80, 0x03, 2, 0, 0], 3)]).finish();
+    let f = run(&[
+        (Dir::AB, ch, 1),
+        (Dir::BA, sh, 2),
+        (Dir::AB, vec![0x80, 0x03, 2, 0, 0], 3),
+    ])
+    .finish();
     assert_eq!(f.negotiated_version, Some(TlsVersion::SSL2));
     assert_eq!(f.cipher_suite, None);
     let sc = f.server_certificates.unwrap();
     assert_eq!(sc.certs[0].subject_cn, vec!["imp.example.com"]);
-    assert_eq!(f.per_dir[0].handshake_messages, vec!["sslv2_client_hello", "sslv2_client_master_key"]);
+    assert_eq!(
+        f.per_dir[0].handshake_messages,
+        vec!["sslv2_client_hello", "sslv2_client_master_key"]
+    );
 }
 
 #[test]
 fn cleartext_sip_is_not_tls_with_a_hint() {
-    let f = run(&[(Dir::AB, b"OPTIONS sip:imp.example.com SIP/2.0\r\nVia: SIP/2.0/TCP x\r\n\r\n".to_vec(), 3)]).finish();
+    let f = run(&[(
+        Dir::AB,
+        b"OPTIONS sip:imp.example.com SIP/2.0\r\nVia: SIP/2.0/TCP x\r\n\r\n".to_vec(),
+        3,
+    )])
+    .finish();
     assert!(!f.saw_tls);
     let nt = f.not_tls.unwrap();
     assert_eq!(nt.frame, 3);
-    assert_eq!(nt.looks_like, "cleartext SIP (OPTIONS sip:imp.example.com SIP/2.0)");
+    assert_eq!(
+        nt.looks_like,
+        "cleartext SIP (OPTIONS sip:imp.example.com SIP/2.0)"
+    );
 }
 
 #[test]
@@ -306,7 +346,11 @@ fn starttls_upgrade_is_decoded_after_the_cleartext() {
     ])
     .finish();
     assert!(f.saw_tls && f.not_tls.is_none());
-    assert!(f.cleartext_prefix.unwrap().looks_like.starts_with("SMTP/FTP banner"));
+    assert!(f
+        .cleartext_prefix
+        .unwrap()
+        .looks_like
+        .starts_with("SMTP/FTP banner"));
     assert_eq!(f.negotiated_version, Some(TlsVersion::TLS10));
     assert!(f.server_certificates.is_some());
     assert!(!f.per_dir[0].midstream && !f.per_dir[1].midstream);
@@ -397,7 +441,10 @@ fn tls13_server_hello(random: [u8; 32], psk: bool) -> Vec<u8> {
 fn tls13_psk_handshake_with_hello_retry_request() {
     let hrr_random = {
         let mut r = [0u8; 32];
-        r.copy_from_slice(&hex::decode("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c").unwrap());
+        r.copy_from_slice(
+            &hex::decode("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+                .unwrap(),
+        );
         r
     };
     let f = run(&[
@@ -414,10 +461,16 @@ fn tls13_psk_handshake_with_hello_retry_request() {
     assert!(flow_settled(&f));
     let f = f.finish();
     assert_eq!(f.negotiated_version, Some(TlsVersion::TLS13));
-    assert_eq!(f.server_hello.as_ref().unwrap().hello_retry_request, Some(2));
+    assert_eq!(
+        f.server_hello.as_ref().unwrap().hello_retry_request,
+        Some(2)
+    );
     assert_eq!(f.client_hello.as_ref().unwrap().count, 2);
     assert!(!f.renegotiation);
-    assert_eq!((f.resumed, f.resumption.as_deref()), (Some(true), Some("psk")));
+    assert_eq!(
+        (f.resumed, f.resumption.as_deref()),
+        (Some(true), Some("psk"))
+    );
     assert_eq!(f.per_dir[1].encrypted_handshake, Some(5));
     assert_eq!(f.per_dir[0].encrypted_handshake, Some(6));
     assert_eq!(f.per_dir[0].app_data.records, 1);
@@ -438,11 +491,17 @@ fn oversized_handshake_message_is_noted_not_buffered() {
     f.on_data(Dir::BA, &server_flight(), 1, Timestamp::default());
     f.on_data(Dir::BA, &record(22, &hs(14, &[])), 2, Timestamp::default());
     let f = f.finish();
-    assert!(f.notes.iter().any(|n| n.contains("exceeds")), "{:?}", f.notes);
+    assert!(
+        f.notes.iter().any(|n| n.contains("exceeds")),
+        "{:?}",
+        f.notes
+    );
     let chain = f.server_certificates.unwrap();
     assert!(chain.truncated);
     assert!(chain.certs[0].partial.is_some());
-    assert!(f.per_dir[1].handshake_messages.contains(&"server_hello_done".to_string()));
+    assert!(f.per_dir[1]
+        .handshake_messages
+        .contains(&"server_hello_done".to_string()));
 }
 
 #[test]
@@ -461,7 +520,11 @@ fn oversized_certificate_message_still_yields_the_leaf_subject() {
         let leaf = &f.server_certificates.as_ref().unwrap().certs[0];
         assert_eq!(leaf.subject_cn, vec!["imp.example.com"], "chunk {chunk}");
         assert!(leaf.partial.is_some());
-        assert!(f.certificate_request.is_some(), "chunk {chunk}: {:?}", f.notes);
+        assert!(
+            f.certificate_request.is_some(),
+            "chunk {chunk}: {:?}",
+            f.notes
+        );
     }
 }
 
