@@ -7,3 +7,4 @@ mod captures;
 mod cli;
 mod profile_cli;
 mod report_format;
+mod corpus;
