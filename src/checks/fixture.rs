@@ -65,6 +65,7 @@ pub fn cert(cns: &[&str]) -> CertFacts {
         serial: "0a1b2c3d".into(),
         sha256: "ab".repeat(32),
         parse_error: None,
+        partial: None,
     }
 }
 
