@@ -5,6 +5,6 @@ mod util;
 mod capture_corpus;
 mod captures;
 mod cli;
+mod corpus;
 mod profile_cli;
 mod report_format;
-mod corpus;

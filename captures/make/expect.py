@@ -125,20 +125,23 @@ EXPECT = {
         why="client offers only AES suites, server only 3DES: server's fatal handshake_failure "
             "alert right after the ClientHello (no ServerHello, no certificates)",
         version=None, cipher_suite=None, server_cn=None, client_cn=None, ef=None,
-        handshake_complete=False, alerts=[("server", "handshake_failure")],
-        handshake="fail", version_check="unknown", cipher_suite_check="unknown",
+        handshake_complete=False, alerts=[("server", "handshake_failure")], resumed=None,
+        # No ServerHello, but the ClientHello proves the required suite was not
+        # even offered, so it could never be negotiated: fail, not unknown.
+        handshake="fail", version_check="unknown", cipher_suite_check="fail",
         empty_fragments="unknown", server_cn_check="unknown", client_cn_check="unknown")],
     "version-client12-server10.pcap": [flow(
         why="client offers only TLS 1.2, server allows only TLS 1.0: the ServerHello selects TLS 1.0 "
             "(which the profile allows) and the client aborts with protocol_version before sending "
             "its certificate",
         client_cn=None, ef=None, handshake_complete=False, alerts=[("client", "protocol_version")],
-        handshake="fail", empty_fragments="unknown", client_cn_check="fail")],
+        # The client aborted before its certificate flight: unknown, not fail.
+        handshake="fail", empty_fragments="unknown", client_cn_check="unknown")],
     "version-client10-server12.pcap": [flow(
         why="client offers only TLS 1.0, server allows only TLS 1.2: server's protocol_version "
             "alert, no ServerHello",
         version=None, cipher_suite=None, server_cn=None, client_cn=None, ef=None,
-        handshake_complete=False, alerts=[("server", "protocol_version")],
+        handshake_complete=False, alerts=[("server", "protocol_version")], resumed=None,
         handshake="fail", version_check="fail", cipher_suite_check="unknown",
         empty_fragments="unknown", server_cn_check="unknown", client_cn_check="unknown")],
     "client-cert-no-clientauth.pcap": [flow(
@@ -164,7 +167,7 @@ EXPECT = {
     "cleartext-sip.pcap": [flow(
         why="cleartext SIP (OPTIONS, 200 OK) over plain TCP on 5062: not TLS",
         version=None, cipher_suite=None, server_cn=None, client_cn=None, ef=None,
-        handshake_complete=False, handshake="fail", version_check="unknown",
+        handshake_complete=False, resumed=None, handshake="fail", version_check="unknown",
         cipher_suite_check="unknown", empty_fragments="unknown", server_cn_check="unknown",
         client_cn_check="unknown")],
     "gnutls-client-compliant.pcap": [flow(

@@ -64,15 +64,22 @@ impl DirectionEvidence {
         }
     }
 
-    /// Empty fragments this evidence counts (exact when decrypted, else
-    /// zero-length plus same-segment minimal records).
+    /// Empty fragments this evidence counts: exact when decrypted, else the
+    /// candidate records of the strongest rung (later-segment candidates are
+    /// counted too, and the summary marks them `wire-ambiguous`: a count of 0
+    /// beside an `unknown` verdict would read as "none seen").
     fn count(&self) -> u64 {
         match self {
             DirectionEvidence::Decrypted { empty } => *empty,
             DirectionEvidence::ZeroLength { records }
-            | DirectionEvidence::SameSegment { records } => *records,
+            | DirectionEvidence::SameSegment { records }
+            | DirectionEvidence::LaterSegment { records } => *records,
             _ => 0,
         }
+    }
+
+    fn ambiguous(&self) -> bool {
+        matches!(self, DirectionEvidence::LaterSegment { .. })
     }
 }
 
@@ -82,7 +89,9 @@ pub struct EmptyFragmentSummary {
     /// Empty fragments counted from the client / server (see `evidence`).
     pub client: u64,
     pub server: u64,
-    /// `decrypted` (exact), `wire` (record sizes), or `none` (no application data).
+    /// `decrypted` (exact), `wire` (record sizes and segments), `wire-ambiguous`
+    /// (minimal records followed in a later segment: empty fragment or 1/n-1
+    /// split), or `none` (no application data).
     pub evidence: &'static str,
     pub client_detail: DirectionEvidence,
     pub server_detail: DirectionEvidence,
@@ -183,13 +192,26 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSu
             && s == DirectionEvidence::NoApplicationData
         {
             "none"
+        } else if c.ambiguous() || s.ambiguous() {
+            "wire-ambiguous"
         } else {
             "wire"
         },
         client_detail: c.clone(),
         server_detail: s.clone(),
     };
-    let observed = format!("client {}, server {}", summary.client, summary.server);
+    let side = |n: u64, e: &DirectionEvidence| {
+        if e.ambiguous() {
+            format!("{n} (empty fragment or 1/n-1 split)")
+        } else {
+            n.to_string()
+        }
+    };
+    let observed = format!(
+        "client {}, server {}",
+        side(summary.client, &c),
+        side(summary.server, &s)
+    );
     let expected = vec![p.tls.empty_fragments.name().to_string()];
     let min_c = f.tls_dir(Role::Client).app_data.minimal_len;
     let min_s = f.tls_dir(Role::Server).app_data.minimal_len;

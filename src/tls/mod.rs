@@ -13,8 +13,8 @@
 //! - `on_gap(dir, len, frame)`: `len` bytes of `dir` were never seen.
 //! - `finish()` consumes the state and returns the facts.
 
-pub mod decrypt;
 pub mod cert;
+pub mod decrypt;
 pub mod handshake;
 pub mod model;
 pub mod records;
