@@ -1,1 +1,2 @@
 //! The single integration-test binary (one binary, topic modules).
+mod live;
