@@ -1,1 +1,359 @@
-fn main() {}
+//! `tlsaudit` binary: parse the command line, resolve it into a plan, run
+//! the engine, map the outcome to the exit code (0 pass, 1 fail, 2 error,
+//! 3 unknown with --strict). The only user of `anyhow`.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use rayon::prelude::*;
+
+use tlsaudit::capture::file::FileSource;
+use tlsaudit::checks;
+use tlsaudit::cli::args::{Args, Command};
+use tlsaudit::cli::plan::Plan;
+use tlsaudit::engine::{self, EngineOptions, InputFacts};
+use tlsaudit::report::{InputReport, Reporter, Totals};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Check(c) => run_check(&c.common, &c.inputs),
+        Command::Live(l) => run_live(&l),
+        Command::Profile(_) => {
+            print!("{}", tlsaudit::profile::default_profile_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("tlsaudit: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<tlsaudit::report::RenderError>()
+                .is_some_and(|r| matches!(r, tlsaudit::report::RenderError::Io(io) if io.kind() == io::ErrorKind::BrokenPipe))
+    })
+}
+
+/// Where the report goes.
+pub fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write + Send>> {
+    Ok(match path {
+        Some(p) => {
+            Box::new(BufWriter::new(File::create(p).with_context(|| {
+                format!("{}: cannot create output file", p.display())
+            })?))
+        }
+        None => Box::new(BufWriter::new(io::stdout())),
+    })
+}
+
+/// The exit code of the contract for a run's totals.
+pub fn exit_code(totals: &Totals, input_failed: bool, strict: bool) -> ExitCode {
+    if input_failed {
+        ExitCode::from(2)
+    } else if totals.fail > 0 {
+        ExitCode::from(1)
+    } else if strict && totals.unknown > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// One finished input, in the report's terms.
+pub fn input_report(
+    path: &Path,
+    facts: Option<&InputFacts>,
+    error: Option<String>,
+    hash: bool,
+) -> InputReport {
+    let mut r = InputReport {
+        path: path.display().to_string(),
+        error,
+        ..InputReport::default()
+    };
+    if let Some(f) = facts {
+        r.format = f
+            .stats
+            .format
+            .map(|x| x.name().to_string())
+            .unwrap_or_default();
+        if f.stats.gzip {
+            r.format.push_str("+gzip");
+        }
+        r.link_types = f
+            .stats
+            .link_types
+            .iter()
+            .map(|l| l.name().into_owned())
+            .collect();
+        r.packets = f.stats.packets;
+        r.bytes = f.stats.bytes;
+        for w in &f.stats.warnings {
+            r.warnings.push(format!("byte {}: {}", w.offset, w.message));
+        }
+        r.warnings.extend(f.decode.warnings());
+        if f.evicted_full > 0 {
+            r.warnings.push(format!(
+                "{} flow(s) finished early because the flow table was full (--max-flows)",
+                f.evicted_full
+            ));
+        }
+        if f.flows.is_empty() {
+            r.warnings
+                .push("no TCP flow on the audited port(s) in this input".into());
+        }
+    }
+    if hash && path.as_os_str() != "-" {
+        r.sha256 = sha256_file(path).ok();
+    }
+    r
+}
+
+fn sha256_file(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+fn progress_bar(plan: &Plan, path: &Path) -> Option<indicatif::ProgressBar> {
+    if !plan.progress || path.as_os_str() == "-" {
+        return None;
+    }
+    let len = std::fs::metadata(path).ok()?.len();
+    // Below this, reading takes well under a second: no bar.
+    if len < 64 << 20 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .ok()?
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(path.display().to_string());
+    Some(bar)
+}
+
+fn run_check(
+    common: &tlsaudit::cli::args::CommonArgs,
+    inputs: &[std::path::PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let plan = Plan::for_check(common, inputs)?;
+    let out = open_output(plan.output.as_deref())?;
+    let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
+    let markdown = plan.report.format == tlsaudit::report::Format::Markdown;
+    let mut input_failed = false;
+
+    let several = plan.inputs.len() > 1;
+    // Several files: one single-threaded pipeline per file, files in
+    // parallel (rayon). One file: the sharded engine uses every core.
+    let per_input_opts = EngineOptions {
+        threads: if several { 1 } else { plan.engine.threads },
+        ..plan.engine.clone()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.engine.threads)
+        .build()
+        .context("starting worker threads")?;
+
+    let file_inputs: Vec<(usize, &std::path::PathBuf)> = plan
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.as_os_str() != "-")
+        .collect();
+    let results: Vec<(usize, Result<InputFacts, engine::EngineError>)> = pool.install(|| {
+        file_inputs
+            .par_iter()
+            .map(|(i, path)| {
+                let bar = progress_bar(&plan, path);
+                let r = engine::collect_facts(path, *i, &per_input_opts, &|pos| {
+                    if let Some(b) = &bar {
+                        b.set_position(pos);
+                    }
+                });
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                (*i, r)
+            })
+            .collect()
+    });
+    let mut results = results.into_iter().peekable();
+
+    for (i, path) in plan.inputs.iter().enumerate() {
+        if path.as_os_str() == "-" {
+            let source = match FileSource::open(path) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("tlsaudit: {e}");
+                    input_failed = true;
+                    reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+                    continue;
+                }
+            };
+            let mut render_err = None;
+            let mut count = 0usize;
+            let res = engine::stream_facts(source, i, &plan.engine, &mut |f| {
+                count += 1;
+                if render_err.is_none() {
+                    if let Err(e) = reporter.flow(checks::judge(f, &plan.profile)) {
+                        render_err = Some(e);
+                    }
+                }
+            });
+            if let Some(e) = render_err {
+                return Err(e.into());
+            }
+            match res {
+                Ok((stats, decode)) => {
+                    let facts = InputFacts {
+                        path: path.clone(),
+                        flows: Vec::new(),
+                        stats,
+                        decode,
+                        evicted_full: 0,
+                    };
+                    let mut rep = input_report(path, Some(&facts), None, false);
+                    if count > 0 {
+                        rep.warnings.retain(|w| !w.starts_with("no TCP flow"));
+                    }
+                    reporter.input(rep)?;
+                }
+                Err(e) => {
+                    eprintln!("tlsaudit: {e}");
+                    input_failed = true;
+                    reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+                }
+            }
+            continue;
+        }
+        let Some((_, r)) = results.next() else {
+            break;
+        };
+        match r {
+            Ok(facts) => {
+                let rep = input_report(path, Some(&facts), None, markdown);
+                if !plan.quiet {
+                    for w in &rep.warnings {
+                        eprintln!("tlsaudit: warning: {}: {w}", path.display());
+                    }
+                }
+                for f in facts.flows {
+                    reporter.flow(checks::judge(f, &plan.profile))?;
+                }
+                reporter.input(rep)?;
+            }
+            Err(e) => {
+                eprintln!("tlsaudit: {e}");
+                input_failed = true;
+                reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+            }
+        }
+    }
+    let totals = reporter.finish()?;
+    if totals.flows == 0 && !plan.quiet {
+        eprintln!(
+            "tlsaudit: warning: no TCP flow on port(s) {:?} found; use --port N or --any-port",
+            plan.engine.filter.ports
+        );
+    }
+    Ok(exit_code(&totals, input_failed, plan.strict))
+}
+
+fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
+    use tlsaudit::capture::live::LiveOptions;
+    use tlsaudit::engine::live::{self as live_engine, LiveEvent, LiveRun};
+
+    let plan = Plan::from_common(&args.common, true)?;
+    let run = LiveRun {
+        capture: LiveOptions {
+            iface: args.iface.clone(),
+            ports: plan.engine.filter.ports.clone(),
+            any_port: plan.engine.filter.any_port,
+            promiscuous: args.promisc,
+            ring_bytes: args.ring_mib.clamp(1, 1024) << 20,
+            block_timeout_ms: 50,
+        },
+        duration: args.duration.map(std::time::Duration::from_secs),
+        tick_every: (args.summary_interval > 0)
+            .then(|| std::time::Duration::from_secs(args.summary_interval)),
+        write: args.write.clone(),
+    };
+    let out = open_output(plan.output.as_deref())?;
+    let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
+    if !plan.quiet {
+        eprintln!(
+            "tlsaudit: watching {} for TCP port(s) {:?}; Ctrl-C to stop",
+            args.iface, plan.engine.filter.ports
+        );
+    }
+    let stats = live_engine::run::<anyhow::Error>(&run, &plan.engine, &mut |ev| {
+        match ev {
+            LiveEvent::Flow(f) => reporter.flow(checks::judge(*f, &plan.profile))?,
+            LiveEvent::Tick(_) => reporter.progress_summary()?,
+            LiveEvent::Dropped(n) => reporter.warning(&format!(
+                "the kernel dropped {n} packet(s): verdicts of flows in that window may be unknown (try --ring-mib)"
+            ))?,
+        }
+        Ok(())
+    });
+    let stats = match stats {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(tlsaudit::engine::EngineError::Capture(c)) =
+                e.downcast_ref::<tlsaudit::engine::EngineError>()
+            {
+                eprintln!("tlsaudit: {c}");
+                return Ok(ExitCode::from(2));
+            }
+            return Err(e);
+        }
+    };
+    let input = InputReport {
+        path: format!("live:{}", args.iface),
+        format: "live".into(),
+        link_types: stats
+            .link_types
+            .iter()
+            .map(|l| l.name().into_owned())
+            .collect(),
+        packets: stats.packets,
+        bytes: stats.bytes,
+        warnings: stats
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .chain(
+                stats
+                    .dropped
+                    .filter(|d| *d > 0)
+                    .map(|d| format!("kernel dropped {d} packet(s)")),
+            )
+            .collect(),
+        sha256: None,
+        error: None,
+    };
+    reporter.input(input)?;
+    let totals = reporter.finish()?;
+    Ok(exit_code(&totals, false, plan.strict))
+}

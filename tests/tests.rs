@@ -1,2 +1,7 @@
 //! The single integration-test binary (one binary, topic modules).
+
+mod util;
+
+mod capture_corpus;
+mod cli;
 mod live;

@@ -1,1 +1,631 @@
-//! pcap / pcapng (+gzip) reader.
+//! Capture files: classic pcap (both byte orders, micro/nanosecond), pcapng
+//! (several sections and interfaces, each with its own link type and
+//! timestamp resolution), and gzip of either (detected by magic, not name),
+//! from a path or from stdin, streamed through pcap-parser's fixed buffer.
+//!
+//! Invariants:
+//! - Memory: one read buffer (`READ_BUFFER_BYTES`, grown only for a record
+//!   larger than it, up to `MAX_RECORD_BYTES`), whatever the file size.
+//! - A damaged or cut-short file yields the frames before the damage and a
+//!   [`CaptureWarning`] with the byte offset; only a file that does not start
+//!   like a capture is a [`CaptureError`].
+//! - The header is read completely before parsing starts, so a pipe that
+//!   delivers a few bytes at a time (`tcpdump -U -w - | tlsaudit check -`)
+//!   works.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+
+use super::{CaptureError, CaptureFormat, CaptureWarning, Frame, InputStats, LinkType, Timestamp};
+
+/// Read buffer: large enough that a 64 KiB loopback packet always fits, and
+/// large reads amortise the syscall cost.
+pub const READ_BUFFER_BYTES: usize = 1 << 20;
+/// Largest single record accepted. Real link MTUs stay far below (65535 +
+/// headers); anything bigger is a damaged length field, not a packet.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+/// Warnings kept per input; past this they are only counted.
+pub const MAX_WARNINGS: usize = 64;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const PCAPNG_SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+const PCAP_MAGICS: [[u8; 4]; 4] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+];
+
+/// A reader that first replays bytes already read (the sniffed head).
+struct Prefixed<R> {
+    head: Vec<u8>,
+    pos: usize,
+    inner: R,
+}
+
+impl<R: Read> Read for Prefixed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.head.len() {
+            let n = buf.len().min(self.head.len() - self.pos);
+            buf[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
+            self.pos += n;
+            if self.pos == self.head.len() {
+                self.head = Vec::new();
+                self.pos = 0;
+            }
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Read until `buf` holds `want` bytes or EOF. Returns what it holds.
+fn fill_to(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    let mut chunk = [0u8; 4096];
+    while buf.len() < want {
+        let need = (want - buf.len()).min(chunk.len());
+        match r.read(&mut chunk[..need]) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+type BoxRead = Box<dyn Read + Send>;
+
+enum Inner {
+    Legacy(Box<LegacyPcapReader<Prefixed<BoxRead>>>),
+    Ng(Box<PcapNGReader<Prefixed<BoxRead>>>),
+}
+
+/// Per-interface state of the current pcapng section.
+#[derive(Clone, Copy)]
+struct Iface {
+    link: LinkType,
+    /// Timestamp units per second.
+    resolution: u64,
+    offset_secs: i64,
+}
+
+/// A capture file (or stdin) being read frame by frame.
+pub struct FileSource {
+    path: PathBuf,
+    inner: Inner,
+    stats: InputStats,
+    /// Link type (legacy) and timestamp unit.
+    legacy_link: LinkType,
+    legacy_nanos: bool,
+    ifaces: Vec<Iface>,
+    next_index: u64,
+    last_ts: Timestamp,
+    done: bool,
+    warnings_dropped: u64,
+    /// Bytes of the last returned frame's block, consumed on the next call.
+    pending_consume: usize,
+}
+
+impl FileSource {
+    /// Open a capture file by path (`-` = stdin).
+    pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
+        if path.as_os_str() == "-" {
+            return FileSource::from_reader(Box::new(io::stdin()), PathBuf::from("-"));
+        }
+        let file = File::open(path).map_err(|source| CaptureError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        FileSource::from_reader(Box::new(file), path.to_path_buf())
+    }
+
+    /// Open any byte stream holding a capture; `name` is used in messages.
+    pub fn from_reader(mut raw: BoxRead, name: PathBuf) -> Result<FileSource, CaptureError> {
+        let read_err = |path: &Path, source| CaptureError::Read {
+            path: path.to_path_buf(),
+            offset: 0,
+            source,
+        };
+        let mut head = Vec::with_capacity(64);
+        fill_to(&mut *raw, &mut head, 4).map_err(|e| read_err(&name, e))?;
+        let mut gzip = false;
+        let mut stream: BoxRead = if head.starts_with(&GZIP_MAGIC) {
+            gzip = true;
+            let decoder = MultiGzDecoder::new(Prefixed {
+                head,
+                pos: 0,
+                inner: raw,
+            });
+            head = Vec::with_capacity(64);
+            Box::new(decoder)
+        } else {
+            raw
+        };
+        fill_to(&mut *stream, &mut head, 12).map_err(|e| read_err(&name, e))?;
+        if head.len() < 4 {
+            return Err(CaptureError::NotACapture {
+                path: name,
+                reason: if head.is_empty() {
+                    "the input is empty".into()
+                } else {
+                    format!("only {} bytes", head.len())
+                },
+            });
+        }
+        let magic: [u8; 4] = [head[0], head[1], head[2], head[3]];
+        let (format, want) = if magic == PCAPNG_SHB {
+            if head.len() < 12 {
+                return Err(CaptureError::NotACapture {
+                    path: name,
+                    reason: "pcapng section header cut short".into(),
+                });
+            }
+            // Block length is in the section's byte order, given by the BOM at 8..12.
+            let len_bytes = [head[4], head[5], head[6], head[7]];
+            let len = if head[8..12] == [0x4d, 0x3c, 0x2b, 0x1a] {
+                u32::from_le_bytes(len_bytes)
+            } else {
+                u32::from_be_bytes(len_bytes)
+            } as usize;
+            if !(28..=MAX_RECORD_BYTES).contains(&len) {
+                return Err(CaptureError::NotACapture {
+                    path: name,
+                    reason: format!("pcapng section header with impossible length {len}"),
+                });
+            }
+            (CaptureFormat::PcapNg, len)
+        } else if PCAP_MAGICS.contains(&magic) {
+            (CaptureFormat::Pcap, 24)
+        } else {
+            return Err(CaptureError::NotACapture {
+                path: name,
+                reason: describe_magic(&head),
+            });
+        };
+        fill_to(&mut *stream, &mut head, want).map_err(|e| read_err(&name, e))?;
+        if head.len() < want {
+            return Err(CaptureError::NotACapture {
+                path: name,
+                reason: format!(
+                    "{} file header cut short ({} of {want} bytes)",
+                    format.name(),
+                    head.len()
+                ),
+            });
+        }
+        let reader = Prefixed {
+            head,
+            pos: 0,
+            inner: stream,
+        };
+        let not_capture = |path: PathBuf, e: PcapError<&[u8]>| CaptureError::NotACapture {
+            path,
+            reason: format!("header rejected: {e:?}"),
+        };
+        let inner = match format {
+            CaptureFormat::PcapNg => Inner::Ng(Box::new(
+                PcapNGReader::new(READ_BUFFER_BYTES, reader)
+                    .map_err(|e| not_capture(name.clone(), e))?,
+            )),
+            _ => Inner::Legacy(Box::new(
+                LegacyPcapReader::new(READ_BUFFER_BYTES, reader)
+                    .map_err(|e| not_capture(name.clone(), e))?,
+            )),
+        };
+        Ok(FileSource {
+            path: name,
+            inner,
+            stats: InputStats {
+                format: Some(format),
+                gzip,
+                ..InputStats::default()
+            },
+            legacy_link: LinkType::ETHERNET,
+            legacy_nanos: false,
+            ifaces: Vec::new(),
+            next_index: 1,
+            last_ts: Timestamp::default(),
+            done: false,
+            warnings_dropped: 0,
+            pending_consume: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn stats(&self) -> &InputStats {
+        &self.stats
+    }
+
+    /// Take the statistics (at the end of the input).
+    pub fn into_stats(mut self) -> InputStats {
+        if self.warnings_dropped > 0 {
+            let offset = self.offset();
+            self.stats.warnings.push(CaptureWarning {
+                offset,
+                message: format!("{} more warnings not shown", self.warnings_dropped),
+            });
+        }
+        self.stats
+    }
+
+    /// Bytes of the (decompressed) input consumed so far.
+    pub fn position(&self) -> u64 {
+        self.offset()
+    }
+
+    fn offset(&self) -> u64 {
+        match &self.inner {
+            Inner::Legacy(r) => r.consumed() as u64,
+            Inner::Ng(r) => r.consumed() as u64,
+        }
+    }
+
+    fn warn(&mut self, offset: u64, message: String) {
+        if self.stats.warnings.len() < MAX_WARNINGS {
+            self.stats.warnings.push(CaptureWarning { offset, message });
+        } else {
+            self.warnings_dropped += 1;
+        }
+    }
+
+    fn note_link(&mut self, link: LinkType) {
+        if !self.stats.link_types.contains(&link) {
+            self.stats.link_types.push(link);
+        }
+    }
+
+    /// The next frame, `Ok(None)` at the end of the input (including after
+    /// damage, which is recorded as a warning). `Err` only for an I/O error.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        // The previous frame borrowed the buffer; release it only now.
+        if self.pending_consume > 0 {
+            let n = std::mem::take(&mut self.pending_consume);
+            match &mut self.inner {
+                Inner::Legacy(r) => r.consume(n),
+                Inner::Ng(r) => r.consume(n),
+            }
+        }
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let offset = self.offset();
+            let step = match &mut self.inner {
+                Inner::Legacy(r) => {
+                    let base = r.data().as_ptr() as usize;
+                    step_of(r.next(), base)
+                }
+                Inner::Ng(r) => {
+                    let base = r.data().as_ptr() as usize;
+                    step_of(r.next(), base)
+                }
+            };
+            match step {
+                Step::Block(len, info) => {
+                    if let Some((frame, range)) = self.frame_of(info, offset) {
+                        self.pending_consume = len;
+                        self.stats.packets += 1;
+                        let data = match &self.inner {
+                            Inner::Legacy(r) => r.data(),
+                            Inner::Ng(r) => r.data(),
+                        };
+                        let data = data.get(range).unwrap_or(&[]);
+                        return Ok(Some(Frame { data, ..frame }));
+                    }
+                    match &mut self.inner {
+                        Inner::Legacy(r) => r.consume(len),
+                        Inner::Ng(r) => r.consume(len),
+                    }
+                }
+                Step::Refill => self.refill(offset)?,
+                Step::Grow(need) => {
+                    let cur = match &self.inner {
+                        Inner::Legacy(r) => r.data().len(),
+                        Inner::Ng(r) => r.data().len(),
+                    };
+                    let target = (cur + need.max(1))
+                        .max(READ_BUFFER_BYTES * 2)
+                        .next_power_of_two();
+                    let grew = target <= MAX_RECORD_BYTES
+                        && match &mut self.inner {
+                            Inner::Legacy(r) => r.grow(target),
+                            Inner::Ng(r) => r.grow(target),
+                        };
+                    if grew {
+                        self.refill(offset)?;
+                    } else {
+                        self.warn(
+                            offset,
+                            format!(
+                                "record longer than {} MiB (damaged length field); stopped reading here, frames before it were read",
+                                MAX_RECORD_BYTES >> 20
+                            ),
+                        );
+                        self.done = true;
+                    }
+                }
+                Step::Eof => {
+                    self.done = true;
+                    self.stats.bytes = offset;
+                }
+                Step::CutShort => {
+                    self.warn(
+                        offset,
+                        "file cut short in the middle of a record; frames before it were read"
+                            .into(),
+                    );
+                    self.done = true;
+                    self.stats.bytes = offset;
+                }
+                Step::Damaged(what) => {
+                    self.warn(
+                        offset,
+                        format!("damaged record ({what}); stopped reading here, frames before it were read"),
+                    );
+                    self.done = true;
+                    self.stats.bytes = offset;
+                }
+            }
+        }
+    }
+
+    fn refill(&mut self, offset: u64) -> Result<(), CaptureError> {
+        let res = match &mut self.inner {
+            Inner::Legacy(r) => r.refill().is_ok(),
+            Inner::Ng(r) => r.refill().is_ok(),
+        };
+        if res {
+            Ok(())
+        } else {
+            Err(CaptureError::Read {
+                path: self.path.clone(),
+                offset,
+                source: io::Error::other("read failed"),
+            })
+        }
+    }
+
+    /// Turn an owned block description into a frame (for packet blocks) or
+    /// update the section/interface state (for the others).
+    fn frame_of(
+        &mut self,
+        info: BlockInfo,
+        offset: u64,
+    ) -> Option<(Frame<'static>, std::ops::Range<usize>)> {
+        match info {
+            BlockInfo::LegacyHeader { link, nanos } => {
+                self.legacy_link = link;
+                self.legacy_nanos = nanos;
+                self.note_link(link);
+                None
+            }
+            BlockInfo::Legacy {
+                ts_sec,
+                ts_frac,
+                caplen,
+                origlen,
+                range,
+            } => {
+                let nanos = if self.legacy_nanos {
+                    ts_frac
+                } else {
+                    ts_frac.saturating_mul(1000)
+                };
+                let ts = Timestamp::new(i64::from(ts_sec), nanos);
+                Some(self.make_frame(ts, self.legacy_link, caplen, origlen, range))
+            }
+            BlockInfo::Section => {
+                self.ifaces.clear();
+                None
+            }
+            BlockInfo::Interface {
+                link,
+                resolution,
+                offset_secs,
+            } => {
+                let resolution = match resolution {
+                    Some(r) if r > 0 => r,
+                    _ => {
+                        self.warn(offset, "interface with an unusable timestamp resolution; assuming microseconds".into());
+                        1_000_000
+                    }
+                };
+                self.ifaces.push(Iface {
+                    link,
+                    resolution,
+                    offset_secs,
+                });
+                self.note_link(link);
+                None
+            }
+            BlockInfo::Enhanced {
+                if_id,
+                ts,
+                caplen,
+                origlen,
+                range,
+            } => {
+                let Some(iface) = self.ifaces.get(if_id as usize).copied() else {
+                    let index = self.next_index;
+                    self.next_index += 1;
+                    self.warn(
+                        offset,
+                        format!("frame {index} names interface {if_id}, which has no description block; skipped"),
+                    );
+                    return None;
+                };
+                let res = u128::from(iface.resolution);
+                let secs = (u128::from(ts) / res) as i64 + iface.offset_secs;
+                let nanos = ((u128::from(ts) % res) * 1_000_000_000 / res) as u32;
+                Some(self.make_frame(
+                    Timestamp::new(secs, nanos),
+                    iface.link,
+                    caplen,
+                    origlen,
+                    range,
+                ))
+            }
+            BlockInfo::Simple { origlen, range } => {
+                let Some(iface) = self.ifaces.first().copied() else {
+                    self.next_index += 1;
+                    return None;
+                };
+                let caplen = range.len() as u32;
+                Some(self.make_frame(self.last_ts, iface.link, caplen, origlen, range))
+            }
+            BlockInfo::Other => None,
+        }
+    }
+
+    fn make_frame(
+        &mut self,
+        ts: Timestamp,
+        link: LinkType,
+        caplen: u32,
+        origlen: u32,
+        range: std::ops::Range<usize>,
+    ) -> (Frame<'static>, std::ops::Range<usize>) {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.last_ts = ts;
+        let caplen = caplen.min(range.len() as u32);
+        (
+            Frame {
+                index,
+                ts,
+                link,
+                caplen,
+                origlen: origlen.max(caplen),
+                data: &[],
+            },
+            range,
+        )
+    }
+}
+
+/// What one `next()` of the pcap-parser reader means, with no borrow of it.
+enum Step {
+    Block(usize, BlockInfo),
+    Refill,
+    Grow(usize),
+    Eof,
+    CutShort,
+    Damaged(String),
+}
+
+/// Owned description of a block; packet data as a range into the reader's
+/// current buffer (valid until the block is consumed).
+enum BlockInfo {
+    LegacyHeader {
+        link: LinkType,
+        nanos: bool,
+    },
+    Legacy {
+        ts_sec: u32,
+        ts_frac: u32,
+        caplen: u32,
+        origlen: u32,
+        range: std::ops::Range<usize>,
+    },
+    Section,
+    Interface {
+        link: LinkType,
+        resolution: Option<u64>,
+        offset_secs: i64,
+    },
+    Enhanced {
+        if_id: u32,
+        ts: u64,
+        caplen: u32,
+        origlen: u32,
+        range: std::ops::Range<usize>,
+    },
+    Simple {
+        origlen: u32,
+        range: std::ops::Range<usize>,
+    },
+    Other,
+}
+
+fn range_in(base: usize, data: &[u8]) -> std::ops::Range<usize> {
+    let start = (data.as_ptr() as usize).saturating_sub(base);
+    start..start + data.len()
+}
+
+fn step_of(res: Result<(usize, PcapBlockOwned<'_>), PcapError<&[u8]>>, base: usize) -> Step {
+    match res {
+        Ok((len, block)) => {
+            let info = match block {
+                PcapBlockOwned::LegacyHeader(h) => BlockInfo::LegacyHeader {
+                    // The upper bits of the field carry FCS-length flags, not the type.
+                    link: LinkType(h.network.0 as u32 & 0xffff),
+                    nanos: h.is_nanosecond_precision(),
+                },
+                PcapBlockOwned::Legacy(b) => BlockInfo::Legacy {
+                    ts_sec: b.ts_sec,
+                    ts_frac: b.ts_usec,
+                    caplen: b.caplen,
+                    origlen: b.origlen,
+                    range: range_in(base, b.data),
+                },
+                PcapBlockOwned::NG(Block::SectionHeader(_)) => BlockInfo::Section,
+                PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => BlockInfo::Interface {
+                    link: LinkType(idb.linktype.0 as u32),
+                    resolution: idb.ts_resolution(),
+                    offset_secs: idb.ts_offset(),
+                },
+                PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => BlockInfo::Enhanced {
+                    if_id: epb.if_id,
+                    ts: (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low),
+                    caplen: epb.caplen,
+                    origlen: epb.origlen,
+                    range: range_in(base, epb.data),
+                },
+                PcapBlockOwned::NG(Block::SimplePacket(spb)) => BlockInfo::Simple {
+                    origlen: spb.origlen,
+                    range: range_in(base, spb.data),
+                },
+                PcapBlockOwned::NG(_) => BlockInfo::Other,
+            };
+            Step::Block(len, info)
+        }
+        Err(PcapError::Eof) => Step::Eof,
+        Err(PcapError::Incomplete(_)) => Step::Refill,
+        Err(PcapError::BufferTooSmall) => Step::Grow(0),
+        Err(PcapError::UnexpectedEof) => Step::CutShort,
+        Err(PcapError::ReadError) => Step::Damaged("read error".into()),
+        Err(PcapError::HeaderNotRecognized) => Step::Damaged("unrecognised header".into()),
+        Err(PcapError::NomError(_, kind)) | Err(PcapError::OwnedNomError(_, kind)) => {
+            Step::Damaged(format!("parse error: {kind:?}"))
+        }
+    }
+}
+
+fn describe_magic(head: &[u8]) -> String {
+    let hex: Vec<String> = head.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let text = head
+        .iter()
+        .take(8)
+        .all(|b| b.is_ascii_graphic() || *b == b' ');
+    if text {
+        format!(
+            "starts with text {:?}, expected a pcap or pcapng magic number",
+            String::from_utf8_lossy(&head[..head.len().min(8)])
+        )
+    } else {
+        format!(
+            "unknown magic number {}, expected a pcap or pcapng file",
+            hex.join(" ")
+        )
+    }
+}

@@ -1,1 +1,6 @@
-//! Command line: clap arguments (`args`) resolved once into a `Plan` (`plan`).
+//! Command line: clap arguments exactly as typed ([`args`]), resolved once
+//! into a validated [`plan::Plan`] before any packet is read (R12). The
+//! engine never sees clap.
+
+pub mod args;
+pub mod plan;

@@ -1,1 +1,176 @@
-//! Link layers.
+//! Link layers: find where the network-layer packet starts in a frame.
+//!
+//! Ethernet (with any number of 802.1Q / 802.1ad / QinQ tags, PPPoE session,
+//! MPLS), Linux cooked SLL and SLL2, BSD NULL / loopback, raw IP. Returns the
+//! IP packet as a borrowed slice, or a [`DecodeError`]; never allocates.
+
+use super::DecodeError;
+use crate::capture::LinkType;
+
+/// Stacked tags / labels followed before giving up (QinQ is 2; real
+/// networks rarely stack more than 3 VLAN or 4 MPLS labels).
+pub const MAX_LINK_EXTS: usize = 8;
+
+const ETH_IPV4: u16 = 0x0800;
+const ETH_IPV6: u16 = 0x86dd;
+const ETH_VLAN: u16 = 0x8100;
+const ETH_QINQ: u16 = 0x88a8;
+const ETH_QINQ_OLD: u16 = 0x9100;
+const ETH_PPPOE_SESSION: u16 = 0x8864;
+const ETH_MPLS: u16 = 0x8847;
+const ETH_MPLS_MC: u16 = 0x8848;
+
+fn be16(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+}
+
+fn truncated(layer: &'static str, need: usize, got: usize, offset: usize) -> DecodeError {
+    DecodeError::Truncated {
+        layer,
+        need,
+        got,
+        offset,
+    }
+}
+
+/// The IP packet inside a frame of link type `link`; `Ok(None)` when the
+/// frame is valid but carries no IP (ARP, LLDP, …).
+pub fn ip_payload(link: LinkType, data: &[u8]) -> Result<Option<&[u8]>, DecodeError> {
+    match link {
+        LinkType::ETHERNET => ethernet(data, 0),
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => {
+            Ok(Some(data))
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            if data.len() < 4 {
+                return Err(truncated("loopback", 4, data.len(), 0));
+            }
+            // The family is in the writer's byte order (NULL) or network order
+            // (LOOP); accept both. 2 = AF_INET; 24, 28, 30 = AF_INET6 on the BSDs / macOS.
+            let le = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+            let be = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+            match (le, be) {
+                (2, _) | (_, 2) | (24 | 28 | 30, _) | (_, 24 | 28 | 30) => Ok(Some(&data[4..])),
+                _ => Ok(None),
+            }
+        }
+        LinkType::LINUX_SLL => {
+            if data.len() < 16 {
+                return Err(truncated("linux-sll", 16, data.len(), 0));
+            }
+            ethertype_payload(be16(data, 14).unwrap_or(0), data, 16)
+        }
+        LinkType::LINUX_SLL2 => {
+            if data.len() < 20 {
+                return Err(truncated("linux-sll2", 20, data.len(), 0));
+            }
+            ethertype_payload(be16(data, 0).unwrap_or(0), data, 20)
+        }
+        other => Err(DecodeError::UnsupportedLinkType(other)),
+    }
+}
+
+/// Ethernet II frame starting at `data` (`base` = offset for messages).
+pub fn ethernet(data: &[u8], base: usize) -> Result<Option<&[u8]>, DecodeError> {
+    if data.len() < 14 {
+        return Err(truncated("ethernet", 14, data.len(), base));
+    }
+    let ethertype = be16(data, 12).unwrap_or(0);
+    ethertype_payload(ethertype, data, 14)
+}
+
+/// Follow an ethertype (and its tags) starting at `at`.
+fn ethertype_payload(
+    mut ethertype: u16,
+    data: &[u8],
+    mut at: usize,
+) -> Result<Option<&[u8]>, DecodeError> {
+    for _ in 0..MAX_LINK_EXTS {
+        match ethertype {
+            ETH_IPV4 | ETH_IPV6 => return Ok(data.get(at..)),
+            ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
+                ethertype = be16(data, at + 2)
+                    .ok_or_else(|| truncated("802.1Q", 4, data.len().saturating_sub(at), at))?;
+                at += 4;
+            }
+            ETH_PPPOE_SESSION => {
+                // 6-byte PPPoE header, then the 2-byte PPP protocol.
+                let proto = be16(data, at + 6)
+                    .ok_or_else(|| truncated("pppoe", 8, data.len().saturating_sub(at), at))?;
+                at += 8;
+                return match proto {
+                    0x0021 | 0x0057 => Ok(data.get(at..)),
+                    _ => Ok(None),
+                };
+            }
+            ETH_MPLS | ETH_MPLS_MC => {
+                // Pop labels to the bottom of the stack, then guess IP by version nibble.
+                let mut bottom = false;
+                for _ in 0..MAX_LINK_EXTS {
+                    let b = *data
+                        .get(at + 2)
+                        .ok_or_else(|| truncated("mpls", 4, data.len().saturating_sub(at), at))?;
+                    at += 4;
+                    if b & 1 == 1 {
+                        bottom = true;
+                        break;
+                    }
+                }
+                if !bottom {
+                    return Err(DecodeError::TooDeep(MAX_LINK_EXTS));
+                }
+                return match data.get(at).map(|b| b >> 4) {
+                    Some(4) | Some(6) => Ok(data.get(at..)),
+                    _ => Ok(None),
+                };
+            }
+            _ => return Ok(None),
+        }
+    }
+    Err(DecodeError::TooDeep(MAX_LINK_EXTS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rustfmt::skip]
+    static QINQ_IPV4: &[u8] = &[
+        0,1,2,3,4,5, 6,7,8,9,10,11, 0x88,0xa8, 0x00,0x64, 0x81,0x00, 0x00,0xc8, 0x08,0x00,
+        0x45,0,0,20, 0,0,0,0, 64,6,0,0, 10,0,0,1, 10,0,0,2,
+    ];
+
+    #[test]
+    fn qinq_tags_are_skipped_to_the_ip_header() {
+        let ip = ip_payload(LinkType::ETHERNET, QINQ_IPV4).unwrap().unwrap();
+        assert_eq!(ip[0], 0x45);
+        assert_eq!(ip.len(), 20);
+    }
+
+    #[test]
+    fn every_prefix_of_a_tagged_frame_is_an_error_or_short_ip_never_a_panic() {
+        for len in 0..QINQ_IPV4.len() {
+            let r = ip_payload(LinkType::ETHERNET, &QINQ_IPV4[..len]);
+            if len < 22 {
+                assert!(r.is_err(), "prefix {len} should be truncated");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_link_type_is_reported_by_number() {
+        let err = ip_payload(LinkType(147), &[0; 40]).unwrap_err();
+        assert_eq!(err, DecodeError::UnsupportedLinkType(LinkType(147)));
+        assert!(err.to_string().contains("147"));
+    }
+
+    #[test]
+    fn bsd_null_accepts_both_byte_orders() {
+        let mut le = vec![2, 0, 0, 0];
+        le.extend_from_slice(&[0x45; 20]);
+        let mut be = vec![0, 0, 0, 2];
+        be.extend_from_slice(&[0x45; 20]);
+        assert!(ip_payload(LinkType::NULL, &le).unwrap().is_some());
+        assert!(ip_payload(LinkType::LOOP, &be).unwrap().is_some());
+    }
+}

@@ -1,1 +1,274 @@
-//! Engine: drives capture → decode → flow → tls → facts → checks → report.
+//! Engine: drives capture → decode → flow → tls → facts for each input, then
+//! hands finished flows to checks and the report.
+//!
+//! Owns: [`EngineOptions`], [`InputFacts`], [`EngineError`], the worker
+//! ([`worker::Worker`]) and the sharded parallel reader ([`parallel`]). The
+//! engine is the only place that spawns threads.
+//!
+//! Determinism (R8): flows of a file input are reported sorted by first
+//! frame (ties by flow key), so the thread count changes speed, never the
+//! report. Streams (stdin, live) report each flow when it finishes.
+
+pub mod batch;
+pub mod live;
+pub mod parallel;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::capture::file::FileSource;
+use crate::capture::{CaptureError, InputStats};
+use crate::facts::{FlowFacts, PriorSession};
+use crate::flow::FlowLimits;
+use crate::tls::TlsLimits;
+
+pub use worker::Worker;
+
+/// Which TCP flows are audited.
+#[derive(Debug, Clone, Default)]
+pub struct PortFilter {
+    pub ports: Vec<u16>,
+    /// Every TCP flow, whatever its ports.
+    pub any_port: bool,
+}
+
+impl PortFilter {
+    pub fn matches(&self, a: u16, b: u16) -> bool {
+        self.any_port || self.ports.contains(&a) || self.ports.contains(&b)
+    }
+    pub fn is_audited(&self, port: u16) -> bool {
+        self.ports.contains(&port)
+    }
+}
+
+/// Everything the engine needs besides the inputs.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub filter: PortFilter,
+    pub threads: usize,
+    pub flow_limits: FlowLimits,
+    pub tls_limits: TlsLimits,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            filter: PortFilter {
+                ports: vec![5062],
+                any_port: false,
+            },
+            threads: 1,
+            flow_limits: FlowLimits::default(),
+            tls_limits: TlsLimits::default(),
+        }
+    }
+}
+
+/// Frames that yielded no audited segment, by reason (for warnings).
+#[derive(Debug, Clone, Default)]
+pub struct DecodeCounters {
+    /// Reason label → (count, first frame).
+    pub by_reason: BTreeMap<&'static str, (u64, u64)>,
+    pub segments: u64,
+    pub audited_segments: u64,
+}
+
+impl DecodeCounters {
+    pub fn count(&mut self, label: &'static str, frame: u64) {
+        let e = self.by_reason.entry(label).or_insert((0, frame));
+        e.0 += 1;
+    }
+
+    pub fn merge(&mut self, other: &DecodeCounters) {
+        for (k, (n, f)) in &other.by_reason {
+            let e = self.by_reason.entry(k).or_insert((0, *f));
+            e.0 += n;
+            e.1 = e.1.min(*f);
+        }
+        self.segments += other.segments;
+        self.audited_segments += other.audited_segments;
+    }
+
+    /// Warnings worth showing a user (fragments, truncation, unknown link types).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (label, (n, first)) in &self.by_reason {
+            let msg = match *label {
+                "not TCP" => continue,
+                "IP fragment" => format!(
+                    "{n} frame(s) are IP fragments, not reassembled (first: frame {first}); a TLS record in them is seen as a gap"
+                ),
+                "truncated header" => format!(
+                    "{n} frame(s) cut short inside their headers (snaplen?), skipped (first: frame {first})"
+                ),
+                "malformed header" => {
+                    format!("{n} frame(s) with malformed IP/TCP headers, skipped (first: frame {first})")
+                }
+                "unsupported link type" => format!(
+                    "{n} frame(s) of an unsupported link type, skipped (first: frame {first})"
+                ),
+                other => format!("{n} frame(s): {other} (first: frame {first})"),
+            };
+            out.push(msg);
+        }
+        out
+    }
+}
+
+/// Result of reading one input to the end.
+#[derive(Debug, Default)]
+pub struct InputFacts {
+    pub path: PathBuf,
+    /// Finished flows, sorted by first frame.
+    pub flows: Vec<FlowFacts>,
+    pub stats: InputStats,
+    pub decode: DecodeCounters,
+    /// Flows evicted because the flow table was full.
+    pub evicted_full: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("worker thread failed while reading {path}")]
+    Worker { path: PathBuf },
+}
+
+/// Read one capture file (or `-`) completely and return its flows' facts,
+/// sorted by first frame. `on_flow` sees each flow as it finishes (used to
+/// stream results from stdin); pass a no-op otherwise.
+pub fn collect_facts(
+    path: &Path,
+    input: usize,
+    opts: &EngineOptions,
+    progress: &dyn Fn(u64),
+) -> Result<InputFacts, EngineError> {
+    let source = FileSource::open(path)?;
+    collect_from_source(source, input, opts, progress)
+}
+
+/// Like [`collect_facts`], from an already opened source (e.g. bytes in
+/// memory via `FileSource::from_reader`).
+pub fn collect_from_source(
+    source: FileSource,
+    input: usize,
+    opts: &EngineOptions,
+    progress: &dyn Fn(u64),
+) -> Result<InputFacts, EngineError> {
+    let path = source.path().to_path_buf();
+    let mut result = if opts.threads > 1 {
+        parallel::run(source, input, opts, progress)?
+    } else {
+        let mut worker = Worker::new(input, opts);
+        let mut source = source;
+        let mut decode = DecodeCounters::default();
+        let mut n: u64 = 0;
+        loop {
+            n += 1;
+            if n % 65536 == 0 {
+                progress(source.position());
+            }
+            let Some(frame) = source.next_frame()? else {
+                break;
+            };
+            worker.frame(&frame, &mut decode);
+        }
+        let flows = worker.finish();
+        let evicted_full = worker.evicted_full();
+        InputFacts {
+            path: path.clone(),
+            flows,
+            stats: source.into_stats(),
+            decode,
+            evicted_full,
+        }
+    };
+    result.path = path;
+    link_resumed_sessions(&mut result.flows);
+    Ok(result)
+}
+
+/// Remembers full handshakes by session id so that a later resumed flow of
+/// the same input can cite the certificates of the original (spec §3.4).
+#[derive(Debug, Default)]
+pub struct SessionCache {
+    sessions: BTreeMap<Vec<u8>, PriorSession>,
+}
+
+/// Sessions remembered per input (oldest forgotten first): bounded memory.
+const MAX_SESSIONS: usize = 10_000;
+
+impl SessionCache {
+    /// Link `f` to an earlier full handshake if it resumed one; remember it
+    /// if it is a full handshake that set up a session.
+    pub fn observe(&mut self, f: &mut FlowFacts) {
+        if f.tls.resumed == Some(true) {
+            let offered = f
+                .tls
+                .client_hello
+                .as_ref()
+                .map(|c| c.session_id.as_slice())
+                .unwrap_or_default();
+            if !offered.is_empty() {
+                if let Some(prior) = self.sessions.get(offered) {
+                    f.resumed_from = Some(prior.clone());
+                }
+            }
+            return;
+        }
+        let Some(sh) = f.tls.server_hello.as_ref() else {
+            return;
+        };
+        if sh.session_id.is_empty() || f.tls.server_certificates.is_none() {
+            return;
+        }
+        if self.sessions.len() >= MAX_SESSIONS {
+            self.sessions.pop_first();
+        }
+        self.sessions.insert(
+            sh.session_id.clone(),
+            PriorSession {
+                first_frame: f.first_frame,
+                client: f.client,
+                server: f.server,
+                server_certificates: f.tls.server_certificates.clone(),
+                client_certificates: f.tls.client_certificates.clone(),
+            },
+        );
+    }
+}
+
+/// Link every resumed flow of one input (sorted by first frame) to its original.
+pub fn link_resumed_sessions(flows: &mut [FlowFacts]) {
+    let mut cache = SessionCache::default();
+    for f in flows.iter_mut() {
+        cache.observe(f);
+    }
+}
+
+/// Read a stream (stdin) and hand each flow to `on_flow` as soon as it
+/// finishes (closed or idle), then the rest at the end.
+pub fn stream_facts(
+    mut source: FileSource,
+    input: usize,
+    opts: &EngineOptions,
+    on_flow: &mut dyn FnMut(FlowFacts),
+) -> Result<(InputStats, DecodeCounters), EngineError> {
+    let mut worker = Worker::new(input, opts).with_early_reporting();
+    let mut decode = DecodeCounters::default();
+    let mut cache = SessionCache::default();
+    while let Some(frame) = source.next_frame()? {
+        worker.frame(&frame, &mut decode);
+        for mut f in worker.take_finished() {
+            cache.observe(&mut f);
+            on_flow(f);
+        }
+    }
+    for mut f in worker.finish() {
+        cache.observe(&mut f);
+        on_flow(f);
+    }
+    Ok((source.into_stats(), decode))
+}

@@ -52,3 +52,8 @@ pub enum ProfileError {
         message: String,
     },
 }
+
+impl Profile {
+    pub fn set_server_cn(&mut self, _names: Vec<String>) {}
+    pub fn set_client_cn(&mut self, _names: Vec<String>) {}
+}

@@ -1,0 +1,196 @@
+//! `Plan`: the command line resolved and validated before any packet is
+//! read — inputs listed, profile loaded and overridden, format, threads.
+//! A bad flag or profile fails here, in milliseconds, with exit code 2.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use super::args::{CommonArgs, FormatArg, OnlyArg};
+use crate::engine::{EngineOptions, PortFilter};
+use crate::flow::FlowLimits;
+use crate::profile::{Profile, ProfileError};
+use crate::report::{Format, Only, ReportOptions};
+use crate::tls::TlsLimits;
+
+/// File name endings read when a directory is given (explicit files are
+/// always read, whatever their name).
+const CAPTURE_SUFFIXES: &[&str] = &[
+    ".pcap",
+    ".pcapng",
+    ".cap",
+    ".pcap.gz",
+    ".pcapng.gz",
+    ".cap.gz",
+    ".dmp",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error("{path}: {reason}")]
+    Input { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Option(String),
+}
+
+/// Everything a run needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub inputs: Vec<PathBuf>,
+    pub profile: Profile,
+    pub engine: EngineOptions,
+    pub report: ReportOptions,
+    pub output: Option<PathBuf>,
+    pub strict: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub progress: bool,
+    pub keylogs: Vec<PathBuf>,
+    pub rsa_keys: Vec<PathBuf>,
+}
+
+impl Plan {
+    /// Resolve the options common to `check` and `live`.
+    pub fn from_common(c: &CommonArgs, live: bool) -> Result<Plan, PlanError> {
+        let mut profile = match &c.profile {
+            Some(p) => Profile::load(p)?,
+            None => Profile::builtin(),
+        };
+        apply_overrides(&mut profile, c);
+        for p in c.keylog.iter().chain(&c.rsa_key) {
+            if !p.is_file() {
+                return Err(PlanError::Input {
+                    path: p.clone(),
+                    reason: "no such file".into(),
+                });
+            }
+        }
+        if c.threads == Some(0) {
+            return Err(PlanError::Option("-j/--threads must be at least 1".into()));
+        }
+        let threads = c.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        let to_terminal = c.output.is_none() && std::io::stdout().is_terminal();
+        let format = match c.format {
+            Some(FormatArg::Table) => Format::Table,
+            Some(FormatArg::Json) => Format::Json,
+            Some(FormatArg::Jsonl) => Format::Jsonl,
+            Some(FormatArg::Markdown) => Format::Markdown,
+            None if live && !to_terminal => Format::Jsonl,
+            None => Format::Table,
+        };
+        let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let only = match c.only {
+            OnlyArg::Fail => Only::Fail,
+            OnlyArg::Unknown => Only::Unknown,
+            OnlyArg::All => Only::All,
+        };
+        Ok(Plan {
+            inputs: Vec::new(),
+            engine: EngineOptions {
+                filter: PortFilter {
+                    ports: profile.ports.clone(),
+                    any_port: c.any_port,
+                },
+                threads,
+                flow_limits: FlowLimits {
+                    max_flows: c.max_flows.max(1),
+                    idle_timeout_secs: c.idle_timeout.max(1),
+                    max_ooo_bytes: c.max_buffer_kib.max(1) * 1024,
+                },
+                tls_limits: TlsLimits::default(),
+            },
+            profile,
+            report: ReportOptions {
+                format,
+                only,
+                redact: c.redact,
+                color,
+                streaming: live,
+            },
+            output: c.output.clone(),
+            strict: c.strict,
+            quiet: c.quiet,
+            verbose: c.verbose,
+            progress: !c.quiet && std::io::stderr().is_terminal(),
+            keylogs: c.keylog.clone(),
+            rsa_keys: c.rsa_key.clone(),
+        })
+    }
+
+    /// Resolve `check`: expand directories, keep `-`.
+    pub fn for_check(c: &CommonArgs, inputs: &[PathBuf]) -> Result<Plan, PlanError> {
+        let mut plan = Plan::from_common(c, false)?;
+        let mut stdin_seen = false;
+        for input in inputs {
+            if input.as_os_str() == "-" {
+                if stdin_seen {
+                    return Err(PlanError::Option("stdin (-) can be given only once".into()));
+                }
+                stdin_seen = true;
+                plan.inputs.push(input.clone());
+            } else if input.is_dir() {
+                let mut found = Vec::new();
+                walk(input, &mut found).map_err(|e| PlanError::Input {
+                    path: input.clone(),
+                    reason: e.to_string(),
+                })?;
+                found.sort();
+                if found.is_empty() {
+                    return Err(PlanError::Input {
+                        path: input.clone(),
+                        reason: format!(
+                            "directory holds no capture files ({})",
+                            CAPTURE_SUFFIXES.join(" ")
+                        ),
+                    });
+                }
+                plan.inputs.extend(found);
+            } else if input.exists() {
+                plan.inputs.push(input.clone());
+            } else {
+                return Err(PlanError::Input {
+                    path: input.clone(),
+                    reason: "no such file or directory".into(),
+                });
+            }
+        }
+        Ok(plan)
+    }
+}
+
+fn apply_overrides(profile: &mut Profile, c: &CommonArgs) {
+    if !c.ports.is_empty() {
+        profile.ports = c.ports.clone();
+    }
+    if !c.server_cn.is_empty() {
+        profile.set_server_cn(c.server_cn.clone());
+    }
+    if !c.client_cn.is_empty() {
+        profile.set_client_cn(c.client_cn.clone());
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            walk(&path, out)?;
+        } else if ft.is_file() {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            if CAPTURE_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+                out.push(path);
+            }
+        }
+    }
+    Ok(())
+}

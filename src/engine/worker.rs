@@ -1,0 +1,164 @@
+//! A worker owns a flow table for its share of the flows (all of them with
+//! one thread) and turns finished flows into facts.
+
+use super::{DecodeCounters, EngineOptions, PortFilter};
+use crate::capture::{Frame, Timestamp};
+use crate::decode::{self, Dir, FlowKey, Segment};
+use crate::facts::{builder, FlowFacts};
+use crate::flow::{Flow, FlowTable, StreamSink};
+use crate::tls::{TlsFlow, TlsLimits};
+
+impl StreamSink for TlsFlow {
+    fn on_data(&mut self, dir: Dir, bytes: &[u8], frame: u64, ts: Timestamp) {
+        TlsFlow::on_data(self, dir, bytes, frame, ts);
+    }
+    fn on_gap(&mut self, dir: Dir, len: u64, frame: u64) {
+        TlsFlow::on_gap(self, dir, len, frame);
+    }
+    fn wants_payload(&self, dir: Dir) -> bool {
+        TlsFlow::wants_payload(self, dir)
+    }
+}
+
+pub struct Worker {
+    input: usize,
+    /// Report a flow as soon as its verdict is settled (streams and live),
+    /// not only when it closes.
+    early: bool,
+    filter: PortFilter,
+    tls_limits: TlsLimits,
+    table: FlowTable<TlsFlow>,
+    finished: Vec<FlowFacts>,
+}
+
+impl Worker {
+    pub fn new(input: usize, opts: &EngineOptions) -> Worker {
+        Worker {
+            input,
+            early: false,
+            filter: opts.filter.clone(),
+            tls_limits: opts.tls_limits,
+            table: FlowTable::new(opts.flow_limits),
+            finished: Vec::new(),
+        }
+    }
+
+    /// Decode one frame and feed it if it belongs to an audited flow.
+    pub fn frame(&mut self, frame: &Frame<'_>, counters: &mut DecodeCounters) {
+        match decode::decode(frame) {
+            Ok(seg) => {
+                counters.segments += 1;
+                if self.filter.matches(seg.src.port(), seg.dst.port()) {
+                    counters.audited_segments += 1;
+                    self.segment(&seg);
+                }
+            }
+            Err(e) => counters.count(e.label(), frame.index),
+        }
+    }
+
+    /// Report flows as soon as they are judged (handshake done and data
+    /// both ways, or an alert ended it) instead of when they close.
+    pub fn with_early_reporting(mut self) -> Worker {
+        self.early = true;
+        self
+    }
+
+    /// Finish flows idle past the timeout at `now` (live: wall clock as capture time).
+    pub fn sweep(&mut self, now: Timestamp) {
+        let Worker {
+            table,
+            finished,
+            filter,
+            input,
+            ..
+        } = self;
+        let input = *input;
+        let filter = &*filter;
+        table.sweep(now, &mut |flow| {
+            if !flow.reported {
+                finished.push(to_facts(flow, input, filter))
+            }
+        });
+    }
+
+    /// Feed one audited segment.
+    pub fn segment(&mut self, seg: &Segment<'_>) {
+        self.segment_inner(seg);
+        if self.early {
+            let (key, _) = FlowKey::from_endpoints(seg.src, seg.dst);
+            let input = self.input;
+            if let Some(flow) = self.table.get_mut(&key) {
+                if !flow.reported && flow.sink.is_settled() {
+                    flow.reported = true;
+                    let tls = flow.sink.facts().clone();
+                    let filter = &self.filter;
+                    let facts = builder::build(flow, tls, input, &|p| filter.is_audited(p));
+                    self.finished.push(facts);
+                }
+            }
+        }
+    }
+
+    fn segment_inner(&mut self, seg: &Segment<'_>) {
+        let limits = self.tls_limits;
+        let Worker {
+            table,
+            finished,
+            filter,
+            input,
+            ..
+        } = self;
+        let input = *input;
+        let filter = &*filter;
+        table.segment(
+            seg,
+            &mut |_key: &FlowKey| TlsFlow::new(limits),
+            &mut |flow| {
+                if !flow.reported {
+                    finished.push(to_facts(flow, input, filter))
+                }
+            },
+        );
+    }
+
+    /// Flows finished since the last call (streaming consumers).
+    pub fn take_finished(&mut self) -> Vec<FlowFacts> {
+        std::mem::take(&mut self.finished)
+    }
+
+    pub fn evicted_full(&self) -> u64 {
+        self.table.evicted_full
+    }
+
+    pub fn open_flows(&self) -> usize {
+        self.table.len()
+    }
+
+    /// End of input: finish all open flows and return every flow, sorted.
+    pub fn finish(&mut self) -> Vec<FlowFacts> {
+        let Worker {
+            table,
+            finished,
+            filter,
+            input,
+            ..
+        } = self;
+        let input = *input;
+        let filter = &*filter;
+        table.drain(&mut |flow| {
+            if !flow.reported {
+                finished.push(to_facts(flow, input, filter))
+            }
+        });
+        let mut flows = std::mem::take(finished);
+        flows.sort_by_key(|f| (f.first_frame, f.key));
+        flows
+    }
+}
+
+fn to_facts(flow: Flow<TlsFlow>, input: usize, filter: &PortFilter) -> FlowFacts {
+    let mut flow = flow;
+    let tls = std::mem::take(&mut flow.sink).finish();
+    builder::build(&flow, tls, input, &|p| filter.is_audited(p))
+}

@@ -1,0 +1,344 @@
+//! The flow table: canonical 4-tuple → [`Flow`], with TCP reassembly per
+//! direction feeding a [`StreamSink`].
+//!
+//! Invariants:
+//! - At most `FlowLimits::max_flows` open flows; past it the longest-idle
+//!   flow is evicted (and reported, never dropped silently).
+//! - Expiry uses capture timestamps passed in, never the wall clock, so the
+//!   same input always gives the same flows.
+//! - A closed flow (RST, or FIN both ways) is handed out at once; its tuple
+//!   is remembered briefly so trailing ACKs do not open a phantom flow, and a
+//!   new SYN on it starts a new flow (port reuse).
+
+use std::collections::HashMap;
+
+use super::reassembly::{Delivery, Reassembler, ReassemblyStats};
+use super::seq::Seq;
+use crate::capture::Timestamp;
+use crate::decode::{Dir, FlowKey, Segment};
+
+/// Receives the in-order bytes of both directions of one flow.
+pub trait StreamSink {
+    fn on_data(&mut self, dir: Dir, bytes: &[u8], frame: u64, ts: Timestamp);
+    fn on_gap(&mut self, dir: Dir, len: u64, frame: u64);
+    /// False once only record boundaries matter for `dir`: the reassembler
+    /// then keeps at most [`HEADERS_ONLY_BUFFER`] bytes out of order.
+    fn wants_payload(&self, dir: Dir) -> bool;
+}
+
+/// Out-of-order cap once the consumer needs only headers: enough for a few
+/// reordered full-size segments, which is what real reordering looks like.
+pub const HEADERS_ONLY_BUFFER: usize = 16 * 1024;
+
+/// Limits of the flow table (R2).
+#[derive(Debug, Clone, Copy)]
+pub struct FlowLimits {
+    /// Open flows kept; a SYN flood or a port scan must not grow memory without bound.
+    pub max_flows: usize,
+    /// A flow silent this long (capture time) is finished and reported.
+    pub idle_timeout_secs: u64,
+    /// Out-of-order bytes buffered per direction while the handshake is in progress.
+    pub max_ooo_bytes: usize,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            max_flows: 100_000,
+            idle_timeout_secs: 600,
+            max_ooo_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// How long (capture time) a closed tuple absorbs trailing packets.
+const TOMBSTONE_SECS: u64 = 60;
+/// Tombstones kept at most (oldest dropped first).
+const MAX_TOMBSTONES: usize = 100_000;
+
+/// One TCP connection as the table sees it.
+#[derive(Debug)]
+pub struct Flow<S> {
+    pub key: FlowKey,
+    /// Direction of the SYN (the originator's sending direction), if seen.
+    pub syn_dir: Option<Dir>,
+    pub syn_frame: Option<u64>,
+    /// Direction of the very first packet seen.
+    pub first_dir: Dir,
+    pub first_frame: u64,
+    pub first_ts: Timestamp,
+    pub last_frame: u64,
+    pub last_ts: Timestamp,
+    pub reasm: [Reassembler; 2],
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    /// FIN / RST seen: (direction, frame, "fin" | "rst").
+    pub closes: Vec<(Dir, u64, &'static str)>,
+    fin: [bool; 2],
+    rst: bool,
+    isn: [Option<Seq>; 2],
+    /// Why the table let go of the flow when it was not closed.
+    pub evicted: Option<&'static str>,
+    /// The consumer already reported this flow early (streams: judged as
+    /// soon as settled); it stays in the table to absorb its later packets.
+    pub reported: bool,
+    pub sink: S,
+}
+
+impl<S> Flow<S> {
+    pub fn is_closed(&self) -> bool {
+        self.rst || (self.fin[0] && self.fin[1])
+    }
+
+    pub fn stats(&self, dir: Dir) -> &ReassemblyStats {
+        &self.reasm[dir.index()].stats
+    }
+}
+
+/// Flow table generic over the per-flow consumer `S`.
+pub struct FlowTable<S> {
+    flows: HashMap<FlowKey, Flow<S>>,
+    tombstones: HashMap<FlowKey, Timestamp>,
+    limits: FlowLimits,
+    last_sweep: Timestamp,
+    /// Flows evicted because the table was full.
+    pub evicted_full: u64,
+}
+
+impl<S: StreamSink> FlowTable<S> {
+    pub fn new(limits: FlowLimits) -> Self {
+        FlowTable {
+            flows: HashMap::new(),
+            tombstones: HashMap::new(),
+            limits,
+            last_sweep: Timestamp::default(),
+            evicted_full: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Iterate open flows (unordered; callers must not let this order reach output).
+    pub fn flows_mut(&mut self) -> impl Iterator<Item = &mut Flow<S>> {
+        self.flows.values_mut()
+    }
+
+    /// Feed one segment. `new_sink` builds the consumer of a new flow;
+    /// `done` receives flows that finished (closed, or evicted to make room).
+    pub fn segment(
+        &mut self,
+        seg: &Segment<'_>,
+        new_sink: &mut dyn FnMut(&FlowKey) -> S,
+        done: &mut dyn FnMut(Flow<S>),
+    ) {
+        let (key, dir) = FlowKey::from_endpoints(seg.src, seg.dst);
+        let pure_syn = seg.flags.syn && !seg.flags.ack;
+
+        if let Some(closed_at) = self.tombstones.get(&key).copied() {
+            if pure_syn {
+                self.tombstones.remove(&key);
+            } else if seg.ts.secs_since(closed_at) < TOMBSTONE_SECS || seg.payload.is_empty() {
+                // Trailing ACK / FIN / retransmission of a finished connection.
+                return;
+            } else {
+                self.tombstones.remove(&key);
+            }
+        }
+
+        // Port reuse: a new SYN on a flow that is finished or has another ISN.
+        if pure_syn {
+            if let Some(f) = self.flows.get(&key) {
+                // Same ISN = a retransmitted SYN; another ISN, or a SYN after
+                // data without one, is a new connection on the same tuple.
+                let restart = f.is_closed()
+                    || match f.isn[dir.index()] {
+                        Some(isn) => isn != Seq(seg.seq),
+                        None => f.packets[dir.index()] > 0,
+                    };
+                if restart {
+                    if let Some(old) = self.flows.remove(&key) {
+                        self.finish(old, done);
+                    }
+                }
+            }
+        }
+
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.limits.max_flows {
+                self.evict_longest_idle(done);
+            }
+            let sink = new_sink(&key);
+            self.flows.insert(
+                key,
+                Flow {
+                    key,
+                    syn_dir: None,
+                    syn_frame: None,
+                    first_dir: dir,
+                    first_frame: seg.frame,
+                    first_ts: seg.ts,
+                    last_frame: seg.frame,
+                    last_ts: seg.ts,
+                    reasm: [
+                        Reassembler::new(self.limits.max_ooo_bytes),
+                        Reassembler::new(self.limits.max_ooo_bytes),
+                    ],
+                    packets: [0; 2],
+                    bytes: [0; 2],
+                    closes: Vec::new(),
+                    fin: [false; 2],
+                    rst: false,
+                    isn: [None; 2],
+                    evicted: None,
+                    reported: false,
+                    sink,
+                },
+            );
+        }
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        flow.last_frame = seg.frame;
+        flow.last_ts = seg.ts;
+        flow.packets[dir.index()] += 1;
+        flow.bytes[dir.index()] += seg.payload.len() as u64;
+        let d = dir.index();
+
+        if seg.flags.syn {
+            if pure_syn {
+                if flow.syn_dir.is_none() {
+                    flow.syn_dir = Some(dir);
+                    flow.syn_frame = Some(seg.frame);
+                }
+            } else if flow.syn_dir.is_none() {
+                // Only the SYN-ACK was captured: its receiver opened the connection.
+                flow.syn_dir = Some(dir.reverse());
+            }
+            flow.reasm[d].syn(Seq(seg.seq));
+            flow.isn[d].get_or_insert(Seq(seg.seq));
+        }
+
+        if !seg.payload.is_empty() || seg.missing > 0 {
+            let limit = if flow.sink.wants_payload(dir) {
+                self.limits.max_ooo_bytes
+            } else {
+                HEADERS_ONLY_BUFFER
+            };
+            flow.reasm[d].set_limit(limit);
+            let Flow { reasm, sink, .. } = flow;
+            reasm[d].segment(
+                Seq(seg.seq),
+                seg.payload,
+                seg.missing,
+                seg.frame,
+                seg.ts,
+                &mut |delivery| deliver(sink, dir, delivery),
+            );
+        }
+
+        if seg.flags.fin && !flow.fin[d] {
+            flow.fin[d] = true;
+            flow.closes.push((dir, seg.frame, "fin"));
+        }
+        if seg.flags.rst && !flow.rst {
+            flow.rst = true;
+            flow.closes.push((dir, seg.frame, "rst"));
+        }
+        if flow.is_closed() {
+            if let Some(f) = self.flows.remove(&key) {
+                self.remember_closed(key, seg.ts);
+                self.finish(f, done);
+            }
+        }
+
+        // Expire idle flows about once per second of capture time.
+        if seg.ts.secs != self.last_sweep.secs {
+            self.last_sweep = seg.ts;
+            self.sweep(seg.ts, done);
+        }
+    }
+
+    fn remember_closed(&mut self, key: FlowKey, ts: Timestamp) {
+        if self.tombstones.len() >= MAX_TOMBSTONES {
+            let cutoff = ts;
+            self.tombstones
+                .retain(|_, t| cutoff.secs_since(*t) < TOMBSTONE_SECS);
+            if self.tombstones.len() >= MAX_TOMBSTONES {
+                self.tombstones.clear();
+            }
+        }
+        self.tombstones.insert(key, ts);
+    }
+
+    /// Finish flows idle longer than the timeout at capture time `now`.
+    pub fn sweep(&mut self, now: Timestamp, done: &mut dyn FnMut(Flow<S>)) {
+        let timeout = self.limits.idle_timeout_secs;
+        let mut idle: Vec<FlowKey> = self
+            .flows
+            .values()
+            .filter(|f| now.secs_since(f.last_ts) >= timeout)
+            .map(|f| f.key)
+            .collect();
+        // Deterministic order for the consumer (R8).
+        idle.sort_by_key(|k| self.flows.get(k).map(|f| f.first_frame));
+        for k in idle {
+            if let Some(mut f) = self.flows.remove(&k) {
+                f.evicted = Some("idle");
+                self.finish(f, done);
+            }
+        }
+        self.tombstones
+            .retain(|_, t| now.secs_since(*t) < TOMBSTONE_SECS);
+    }
+
+    fn evict_longest_idle(&mut self, done: &mut dyn FnMut(Flow<S>)) {
+        let victim = self
+            .flows
+            .values()
+            .min_by_key(|f| (f.last_ts, f.first_frame))
+            .map(|f| f.key);
+        if let Some(k) = victim {
+            if let Some(mut f) = self.flows.remove(&k) {
+                f.evicted = Some("flow table full");
+                self.evicted_full += 1;
+                self.finish(f, done);
+            }
+        }
+    }
+
+    /// An open flow by key.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<S>> {
+        self.flows.get_mut(key)
+    }
+
+    /// End of input: finish every open flow, in first-frame order.
+    pub fn drain(&mut self, done: &mut dyn FnMut(Flow<S>)) {
+        let mut all: Vec<Flow<S>> = self.flows.drain().map(|(_, f)| f).collect();
+        all.sort_by_key(|f| (f.first_frame, f.key));
+        for f in all {
+            self.finish(f, done);
+        }
+    }
+
+    fn finish(&mut self, mut flow: Flow<S>, done: &mut dyn FnMut(Flow<S>)) {
+        let frame = flow.last_frame;
+        let Flow { reasm, sink, .. } = &mut flow;
+        for dir in Dir::BOTH {
+            reasm[dir.index()].flush(frame, &mut |d| deliver(sink, dir, d));
+        }
+        done(flow);
+    }
+}
+
+fn deliver<S: StreamSink>(sink: &mut S, dir: Dir, d: Delivery<'_>) {
+    match d {
+        Delivery::Data { bytes, frame, ts } => sink.on_data(dir, bytes, frame, ts),
+        Delivery::Gap { len, frame } => sink.on_gap(dir, len, frame),
+    }
+}
