@@ -204,3 +204,298 @@ fn unknown_interface_is_named_in_the_error() {
         Ok(_) => panic!("opened a nonexistent interface"),
     }
 }
+
+// ---- The `tlsaudit live` binary against real TLS (openssl) ----
+
+/// Kills and reaps a child when the test ends, pass or fail.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn have_openssl(name: &str) -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("TLSAUDIT_LIVE_TESTS").as_deref() != Ok("1"),
+            "{name}: TLSAUDIT_LIVE_TESTS=1 but openssl is not installed"
+        );
+        eprintln!("skipping {name}: openssl not installed");
+    }
+    ok
+}
+
+/// A self-signed certificate and key for `cn` in `dir`.
+fn make_cert(dir: &std::path::Path, cn: &str) -> (String, String) {
+    let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
+    let st = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl req");
+    assert!(st.success(), "openssl req failed");
+    (cert.display().to_string(), key.display().to_string())
+}
+
+/// Waits until `probe` is true (reading this thread's netns view of /proc).
+fn wait_for(what: &str, probe: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !probe() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A bound packet socket exists in this thread's namespace.
+fn packet_socket_bound() -> bool {
+    std::fs::read_to_string("/proc/thread-self/net/packet").is_ok_and(|s| s.lines().count() > 1)
+}
+
+/// Something listens on TCP `port` in this thread's namespace.
+fn tcp_listening(port: u16) -> bool {
+    let needle = format!(":{port:04X} 00000000:0000 0A");
+    std::fs::read_to_string("/proc/thread-self/net/tcp").is_ok_and(|s| s.contains(&needle))
+}
+
+fn spawn_tlsaudit(args: &[&str], out: &std::path::Path) -> Reaped {
+    let child = Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+        .arg("live")
+        .args(args)
+        .stdout(std::fs::File::create(out).expect("output file"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn tlsaudit");
+    Reaped(child)
+}
+
+fn openssl_server(cert: &str, key: &str, extra: &[&str]) -> Reaped {
+    let child = Command::new("openssl")
+        .args([
+            "s_server",
+            "-accept",
+            &AUDITED.to_string(),
+            "-cert",
+            cert,
+            "-key",
+            key,
+            "-tls1_2",
+            "-quiet",
+        ])
+        .args(extra)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn openssl s_server");
+    Reaped(child)
+}
+
+fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("read report")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+fn flows(lines: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "flow")
+        .map(|l| &l["data"])
+        .collect()
+}
+
+#[test]
+fn live_binary_reports_a_mutual_tls_flow_with_its_verdicts() {
+    let name = "tlsaudit live end to end";
+    if !should_run(name) || !have_openssl(name) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    in_netns(move || {
+        let (scert, skey) = make_cert(&dir_path, "imp.example.com");
+        let (ccert, ckey) = make_cert(&dir_path, "ocs.example.com");
+        let out = dir_path.join("out.jsonl");
+        let mut audit = spawn_tlsaudit(
+            &[
+                "-i",
+                "lo",
+                "--duration",
+                "5",
+                "--format",
+                "jsonl",
+                "--summary-interval",
+                "0",
+            ],
+            &out,
+        );
+        wait_for("the packet socket", packet_socket_bound);
+        let _server = openssl_server(&scert, &skey, &["-Verify", "1"]);
+        wait_for("openssl s_server", || tcp_listening(AUDITED));
+
+        let mut client = Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{AUDITED}"),
+                "-tls1_2",
+            ])
+            .args(["-cert", &ccert, "-key", &ckey])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn openssl s_client");
+        if let Some(mut stdin) = client.stdin.take() {
+            stdin
+                .write_all(b"OPTIONS sip:imp.example.com SIP/2.0\r\n\r\n")
+                .expect("write");
+            std::thread::sleep(Duration::from_millis(500));
+            // Dropping stdin: EOF makes s_client close the connection.
+        }
+        let cst = client.wait().expect("s_client");
+        assert!(cst.success(), "s_client failed: {cst}");
+
+        let status = audit.0.wait().expect("tlsaudit");
+        let lines = json_lines(&out);
+        let flows = flows(&lines);
+        assert_eq!(flows.len(), 1, "one flow expected, report:\n{lines:#?}");
+        let f = flows[0];
+        assert_eq!(f["server"], format!("127.0.0.1:{AUDITED}"));
+        assert_eq!(f["version"], "TLSv1.2");
+        assert_eq!(f["handshake_complete"], true);
+        assert_eq!(f["server_certificate"]["subject_cn"][0], "imp.example.com");
+        assert_eq!(f["client_certificate"]["subject_cn"][0], "ocs.example.com");
+        assert_eq!(f["checks"]["handshake"]["verdict"], "pass");
+        // The built-in profile asks for TLS 1.0 with 3DES: 1.2 fails it.
+        assert_eq!(f["checks"]["version"]["verdict"], "fail");
+        assert_eq!(f["checks"]["version"]["observed"], "TLSv1.2");
+        assert_eq!(f["verdict"], "fail");
+        assert_eq!(status.code(), Some(1), "a failing flow exits 1");
+        assert!(
+            lines.iter().any(|l| l["type"] == "summary"),
+            "summary line at exit"
+        );
+    });
+}
+
+/// VmHWM of a process, in KiB.
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// `openssl s_time -new`: full handshakes back to back; returns how many.
+fn s_time(secs: u32) -> usize {
+    let out = Command::new("openssl")
+        .args([
+            "s_time",
+            "-connect",
+            &format!("127.0.0.1:{AUDITED}"),
+            "-new",
+            "-time",
+            &secs.to_string(),
+        ])
+        .output()
+        .expect("openssl s_time");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "829 connections in 0.78s; …" (user time) is the first such line.
+    text.lines()
+        .find(|l| l.contains(" connections in ") && l.contains("s;"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("cannot read s_time output:\n{text}"))
+}
+
+#[test]
+fn live_binary_loses_no_flow_and_keeps_memory_flat_under_many_connections() {
+    let name = "tlsaudit live stress";
+    if !should_run(name) || !have_openssl(name) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    in_netns(move || {
+        let (scert, skey) = make_cert(&dir_path, "imp.example.com");
+        let out = dir_path.join("out.jsonl");
+        let mut audit = spawn_tlsaudit(
+            &[
+                "-i",
+                "lo",
+                "--format",
+                "jsonl",
+                "--summary-interval",
+                "0",
+                "--ring-mib",
+                "4",
+            ],
+            &out,
+        );
+        let pid = audit.0.id();
+        wait_for("the packet socket", packet_socket_bound);
+        let _server = openssl_server(&scert, &skey, &["-www"]);
+        wait_for("openssl s_server", || tcp_listening(AUDITED));
+
+        let first = s_time(4);
+        std::thread::sleep(Duration::from_millis(500));
+        let hwm_first = vm_hwm_kib(pid);
+        let second = s_time(4);
+        std::thread::sleep(Duration::from_millis(500));
+        let hwm_second = vm_hwm_kib(pid);
+
+        let st = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let status = audit.0.wait().expect("tlsaudit");
+        assert!(
+            matches!(status.code(), Some(0 | 1 | 3)),
+            "tlsaudit failed: {status}"
+        );
+
+        let lines = json_lines(&out);
+        let flows = flows(&lines);
+        let total = first + second;
+        assert!(
+            total >= 200,
+            "too few connections to mean anything: {total}"
+        );
+        let mut clients: Vec<&str> = flows.iter().filter_map(|f| f["client"].as_str()).collect();
+        clients.sort_unstable();
+        clients.dedup();
+        assert_eq!(flows.len(), total, "every connection reported once");
+        assert_eq!(clients.len(), total, "no flow reported twice");
+        assert!(
+            flows.iter().all(|f| f["version"] == "TLSv1.2"),
+            "every flow's handshake was read"
+        );
+        // The second burst is as large as the first: with idle and finished
+        // flows evicted the high-water mark must not grow with it.
+        eprintln!("{total} connections; VmHWM {hwm_first} KiB then {hwm_second} KiB");
+        assert!(
+            hwm_second <= hwm_first + 4096,
+            "memory grew with traffic: VmHWM {hwm_first} KiB -> {hwm_second} KiB"
+        );
+    });
+}

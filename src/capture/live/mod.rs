@@ -48,6 +48,10 @@ const FRAME_BYTES: u32 = 2048;
 /// Warnings kept in `InputStats` (interface flaps on a months-long run must
 /// not grow memory); later ones are only counted in the last message.
 const MAX_WARNINGS: usize = 64;
+/// How stale `stats().dropped` may be. Reading the kernel counters is a
+/// system call; a caller asking after every frame must not pay it per frame.
+/// Blocks the kernel marks TP_STATUS_LOSING force an earlier read.
+const STATS_REFRESH: Duration = Duration::from_millis(250);
 /// `sll_pkttype` of a packet this host sent.
 const PACKET_OUTGOING: u8 = 4;
 
@@ -99,6 +103,9 @@ pub struct LiveCapture {
     index: u64,
     stats: InputStats,
     suppressed_warnings: u64,
+    stats_read_at: Option<Instant>,
+    /// A block retired with TP_STATUS_LOSING since the last counter read.
+    losing: bool,
 }
 
 impl LiveCapture {
@@ -160,6 +167,8 @@ impl LiveCapture {
             index: 0,
             stats,
             suppressed_warnings: 0,
+            stats_read_at: None,
+            losing: false,
         })
     }
 
@@ -172,11 +181,13 @@ impl LiveCapture {
     /// signal interrupted the wait (so the caller can run timers and check
     /// for Ctrl-C).
     pub fn next_frame(&mut self, timeout_ms: u32) -> Result<Option<Frame<'_>>, CaptureError> {
-        let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms));
+        // Only computed once a wait is needed: the per-frame path makes no
+        // clock call.
+        let mut deadline: Option<Instant> = None;
         loop {
             if let Some(mut cur) = self.current {
                 let step = match self.ring.user_block(cur.block) {
-                    Some(block) => cur.cursor.next_packet(block),
+                    Some((block, _)) => cur.cursor.next_packet(block),
                     None => Ok(None),
                 };
                 match step {
@@ -191,7 +202,7 @@ impl LiveCapture {
                         let data = self
                             .ring
                             .user_block(cur.block)
-                            .and_then(|b| b.get(p.data_off..p.data_off + p.caplen as usize))
+                            .and_then(|(b, _)| b.get(p.data_off..p.data_off + p.caplen as usize))
                             .unwrap_or(&[]);
                         return Ok(Some(Frame {
                             index: self.index,
@@ -208,7 +219,8 @@ impl LiveCapture {
                 self.ring.release(cur.block);
                 self.current = None;
             }
-            if let Some(block) = self.ring.user_block(self.next_block) {
+            if let Some((block, losing)) = self.ring.user_block(self.next_block) {
+                self.losing |= losing;
                 match BlockCursor::start(block) {
                     Ok(cursor) => {
                         self.current = Some(Current {
@@ -224,6 +236,9 @@ impl LiveCapture {
                 self.next_block = (self.next_block + 1) % self.ring.block_nr();
                 continue;
             }
+            let deadline = *deadline.get_or_insert_with(|| {
+                Instant::now() + Duration::from_millis(u64::from(timeout_ms))
+            });
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(None);
@@ -245,8 +260,24 @@ impl LiveCapture {
     }
 
     /// Packets seen and kernel drops so far (`dropped` from PACKET_STATISTICS,
-    /// accumulated: the kernel resets its counters on each read).
+    /// accumulated: the kernel resets its counters on each read). Cheap to
+    /// call per frame: the kernel is asked at most every 250 ms unless a
+    /// block reported losses; [`LiveCapture::refresh_stats`] asks now.
     pub fn stats(&mut self) -> &InputStats {
+        let due = self
+            .stats_read_at
+            .is_none_or(|t| t.elapsed() >= STATS_REFRESH);
+        if due || self.losing {
+            return self.refresh_stats();
+        }
+        &self.stats
+    }
+
+    /// Like [`LiveCapture::stats`], but reads the kernel counters now (for
+    /// the final report).
+    pub fn refresh_stats(&mut self) -> &InputStats {
+        self.stats_read_at = Some(Instant::now());
+        self.losing = false;
         match self.ring.take_statistics() {
             Ok((_, drops)) => {
                 let total = self.stats.dropped.unwrap_or(0) + drops;

@@ -350,21 +350,24 @@ impl PacketRing {
         Some(unsafe { AtomicU32::from_ptr(self.map.as_ptr().add(off).cast::<u32>()) })
     }
 
-    /// The block's bytes if user space owns it now, else `None`.
-    pub fn user_block(&self, block: usize) -> Option<&[u8]> {
+    /// The block's bytes if user space owns it now, else `None`; with
+    /// whether the kernel flagged losses (TP_STATUS_LOSING) when retiring it.
+    pub fn user_block(&self, block: usize) -> Option<(&[u8], bool)> {
         let status = self.status(block)?.load(Ordering::Acquire);
         if status & libc::TP_STATUS_USER == 0 {
             return None;
         }
+        let losing = status & libc::TP_STATUS_LOSING != 0;
         // SAFETY: the block lies inside the mapping (block < block_nr, checked
         // in `status`), and TP_STATUS_USER means the kernel will not write it
         // until `release`, which needs `&mut self` and so outlives this slice.
-        Some(unsafe {
+        let bytes = unsafe {
             std::slice::from_raw_parts(
                 self.map.as_ptr().add(block * self.block_size),
                 self.block_size,
             )
-        })
+        };
+        Some((bytes, losing))
     }
 
     /// Hands the block back to the kernel.
