@@ -52,9 +52,7 @@ fn a_capture_without_audited_flows_exits_0_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("empty.pcap");
     let mut h = Vec::new();
-    for v in [0xa1b2c3d4u32] {
-        h.extend_from_slice(&v.to_le_bytes());
-    }
+    h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
     h.extend_from_slice(&2u16.to_le_bytes());
     h.extend_from_slice(&4u16.to_le_bytes());
     h.extend_from_slice(&[0; 8]);

@@ -13,6 +13,7 @@
 //! - `on_gap(dir, len, frame)`: `len` bytes of `dir` were never seen.
 //! - `finish()` consumes the state and returns the facts.
 
+pub mod decrypt;
 pub mod model;
 
 use crate::capture::Timestamp;
