@@ -506,7 +506,18 @@ fn live_binary_loses_no_flow_and_keeps_memory_flat_under_many_connections() {
 
         let lines = json_lines(&out);
         let flows = flows(&lines);
-        let mut clients: Vec<&str> = flows.iter().filter_map(|f| f["client"].as_str()).collect();
+        // A flow is its client endpoint and first frame: an ephemeral port
+        // may be reused by a later connection within the test, which is a
+        // different flow, not a duplicate report.
+        let mut clients: Vec<(String, u64)> = flows
+            .iter()
+            .map(|f| {
+                (
+                    f["client"].as_str().unwrap_or("").to_string(),
+                    f["first_frame"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
         clients.sort_unstable();
         clients.dedup();
         assert_eq!(flows.len(), total, "every connection reported once");
