@@ -253,6 +253,21 @@ fn run_check(
         match r {
             Ok(facts) => {
                 let rep = input_report(path, Some(&facts), None, markdown);
+                if plan.verbose > 0 {
+                    eprintln!(
+                        "tlsaudit: {}: {} frames, {} TCP segments, {} on audited ports, {} flows",
+                        path.display(),
+                        facts.stats.packets,
+                        facts.decode.segments,
+                        facts.decode.audited_segments,
+                        facts.flows.len()
+                    );
+                    for (reason, (n, first)) in &facts.decode.by_reason {
+                        eprintln!(
+                            "tlsaudit:   {n} frames skipped: {reason} (first: frame {first})"
+                        );
+                    }
+                }
                 if !plan.quiet {
                     for w in &rep.warnings {
                         eprintln!("tlsaudit: warning: {}: {w}", path.display());

@@ -6,6 +6,7 @@ mod capture_corpus;
 mod captures;
 mod cli;
 mod corpus;
+mod layering;
 mod live;
 mod profile_cli;
 mod report_format;
