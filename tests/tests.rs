@@ -10,3 +10,4 @@ mod layering;
 mod live;
 mod profile_cli;
 mod report_format;
+mod snapshots;

@@ -171,9 +171,9 @@ pub(super) fn cipher_suite(f: &FlowFacts, p: &Profile) -> CheckResult {
                 ),
                 Some(ch) if offered_wanted.is_empty() => (
                     format!(
-                        "the client did not even offer {} (it offered {} suites)",
+                        "the client did not even offer {} (it offered {})",
                         expected.join(" or "),
-                        ch.cipher_suites.len()
+                        count_suites(ch.cipher_suites.len())
                     ),
                     remedies::OCS_FIPS.to_string(),
                 ),
@@ -211,11 +211,11 @@ pub(super) fn cipher_suite(f: &FlowFacts, p: &Profile) -> CheckResult {
                     return CheckResult::new(
                         Verdict::Fail,
                         format!(
-                            "No ServerHello: the server refused with {} (frame {}) and the client did not even offer {} (it offered {} suites).",
+                            "No ServerHello: the server refused with {} (frame {}) and the client did not even offer {} (it offered {}).",
                             a.description.map_or_else(|| "an alert".into(), alert_description),
                             a.frame,
                             expected.join(" or "),
-                            ch.cipher_suites.len()
+                            count_suites(ch.cipher_suites.len())
                         ),
                     )
                     .expected(expected)
@@ -380,5 +380,14 @@ mod tests {
         let f = FlowBuilder::new().hellos_only().build();
         assert_eq!(version(&f, &p).verdict, Verdict::Skipped);
         assert_eq!(cipher_suite(&f, &p).verdict, Verdict::Skipped);
+    }
+}
+
+/// "1 suite" / "3 suites".
+fn count_suites(n: usize) -> String {
+    if n == 1 {
+        "1 suite".into()
+    } else {
+        format!("{n} suites")
     }
 }
