@@ -241,6 +241,15 @@ pub(super) fn cipher_suite(f: &FlowFacts, p: &Profile) -> CheckResult {
     }
 }
 
+/// "1 suite" / "3 suites".
+fn count_suites(n: usize) -> String {
+    if n == 1 {
+        "1 suite".into()
+    } else {
+        format!("{n} suites")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture::FlowBuilder;
@@ -380,14 +389,5 @@ mod tests {
         let f = FlowBuilder::new().hellos_only().build();
         assert_eq!(version(&f, &p).verdict, Verdict::Skipped);
         assert_eq!(cipher_suite(&f, &p).verdict, Verdict::Skipped);
-    }
-}
-
-/// "1 suite" / "3 suites".
-fn count_suites(n: usize) -> String {
-    if n == 1 {
-        "1 suite".into()
-    } else {
-        format!("{n} suites")
     }
 }
