@@ -2,6 +2,11 @@
 
 mod util;
 
+#[global_allocator]
+static ALLOC: alloc_free::CountingAlloc = alloc_free::CountingAlloc;
+
+mod alloc_free;
+
 mod capture_corpus;
 mod captures;
 mod cli;
