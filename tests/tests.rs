@@ -3,3 +3,4 @@
 mod util;
 
 mod capture_corpus;
+mod robustness;
