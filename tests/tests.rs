@@ -3,4 +3,10 @@
 mod util;
 
 mod capture_corpus;
+mod captures;
+mod cli;
+mod corpus;
+mod live;
+mod profile_cli;
+mod report_format;
 mod robustness;

@@ -84,6 +84,9 @@ pub struct Flow<S> {
     isn: [Option<Seq>; 2],
     /// Why the table let go of the flow when it was not closed.
     pub evicted: Option<&'static str>,
+    /// The consumer already reported this flow early (streams: judged as
+    /// soon as settled); it stays in the table to absorb its later packets.
+    pub reported: bool,
     pub sink: S,
     /// Stamp of this flow's newest entry in the table's recency queue.
     touched: u64,
@@ -211,6 +214,7 @@ impl<S: StreamSink> FlowTable<S> {
                     rst: false,
                     isn: [None; 2],
                     evicted: None,
+                    reported: false,
                     sink,
                     touched: 0,
                 },
@@ -377,9 +381,9 @@ impl<S: StreamSink> FlowTable<S> {
         self.compact();
     }
 
-    /// Remove a flow by key and finish it (e.g. once its verdict is settled in live mode).
-    pub fn take(&mut self, key: &FlowKey) -> Option<Flow<S>> {
-        self.flows.remove(key)
+    /// An open flow by key.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<S>> {
+        self.flows.get_mut(key)
     }
 
     /// End of input: finish every open flow, in first-frame order.
