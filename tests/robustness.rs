@@ -178,67 +178,96 @@ fn fuzz_regressions_are_replayed_without_panic_or_hang() {
 const CLIENT: [u8; 4] = [10, 0, 0, 2];
 const SERVER: [u8; 4] = [10, 0, 0, 1];
 
-#[test]
-fn syn_flood_with_a_small_flow_table_evicts_and_counts_with_bounded_memory() {
-    const SYNS: u32 = 100_000;
-    const MAX_FLOWS: usize = 1_000;
+/// `n` SYNs to port 5062 from distinct (address, port) pairs, 10 µs apart.
+fn syn_flood(n: u32) -> Vec<u8> {
     let mut w = PcapWriter::raw_ipv4();
-    for i in 0..SYNS {
+    for i in 0..n {
         let src = [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
         let p = TcpPacket::new(src, 1024 + (i % 60000) as u16, SERVER, 5062)
             .seq(i.wrapping_mul(2_654_435_761))
             .flags(SYN);
         w.tcp(1_700_000_000_000_000 + u64::from(i) * 10, &p);
     }
-    let bytes = w.into_bytes();
-    let mut opts = any_port_options(1);
-    opts.flow_limits = FlowLimits {
-        max_flows: MAX_FLOWS,
-        ..FlowLimits::default()
-    };
-    let o = run_bytes("syn-flood", bytes.clone(), &opts);
-    assert_clean("syn-flood", &o);
-    assert_eq!(o.frames, u64::from(SYNS));
-    assert_eq!(o.evicted_full, u64::from(SYNS) - MAX_FLOWS as u64);
+    w.into_bytes()
+}
 
-    // Open-flow state is what must stay bounded: streamed, the finished
-    // flows leave as they finish, so peak memory is the table's.
+/// Stream `bytes` (flows leave as they finish, as with stdin and live) and
+/// return (flows seen, flows evicted because the table was full, peak bytes
+/// allocated by this thread meanwhile, elapsed).
+fn stream_flood(bytes: Vec<u8>, opts: &EngineOptions) -> (u64, u64, i64, Duration) {
     let source = tlsaudit::capture::file::FileSource::from_reader(
         Box::new(std::io::Cursor::new(bytes)),
         "syn-flood".into(),
     )
     .expect("generated pcap opens");
+    let started = std::time::Instant::now();
     let base = mutate::alloc::reset_peak();
-    let mut seen = 0u64;
-    let (stats, _) =
-        tlsaudit::engine::stream_facts(source, 0, &opts, &mut |_| seen += 1).expect("stream");
-    let peak = mutate::alloc::peak() - base;
-    assert_eq!(stats.packets, u64::from(SYNS));
+    let (mut seen, mut full) = (0u64, 0u64);
+    tlsaudit::engine::stream_facts(source, 0, opts, &mut |f| {
+        seen += 1;
+        if f.tcp.evicted == Some("flow table full") {
+            full += 1;
+        }
+    })
+    .expect("stream");
+    (seen, full, mutate::alloc::peak() - base, started.elapsed())
+}
+
+#[test]
+fn syn_flood_with_a_small_flow_table_evicts_and_counts_with_bounded_memory() {
+    const SYNS: u32 = 100_000;
+    const MAX_FLOWS: usize = 1_000;
+    let mut opts = any_port_options(1);
+    opts.flow_limits = FlowLimits {
+        max_flows: MAX_FLOWS,
+        ..FlowLimits::default()
+    };
+    // Open-flow state is what must stay bounded: streamed, finished flows
+    // leave as they finish, so the peak is the table's.
+    let (seen, full, peak, elapsed) = stream_flood(syn_flood(SYNS), &opts);
     assert_eq!(seen, u64::from(SYNS));
+    assert_eq!(full, u64::from(SYNS) - MAX_FLOWS as u64);
     assert!(
         peak < 24 << 20,
         "SYN flood with {MAX_FLOWS} flows open peaked at {} KiB",
         peak >> 10
     );
+    assert!(
+        elapsed < Duration::from_secs(MAX_SECS_PER_INPUT * 3),
+        "{elapsed:?}"
+    );
+
+    // A file input reports the count in InputFacts (the "flow table was
+    // full" warning of the report).
+    let bytes = syn_flood(5_000);
+    let source = tlsaudit::capture::file::FileSource::from_reader(
+        Box::new(std::io::Cursor::new(bytes)),
+        "syn-flood-5k".into(),
+    )
+    .expect("opens");
+    opts.flow_limits.max_flows = 100;
+    let facts = tlsaudit::engine::collect_from_source(source, 0, &opts, &|_| {}).expect("reads");
+    assert_eq!(facts.evicted_full, 4_900);
+    assert_eq!(facts.flows.len(), 5_000);
 }
 
 #[test]
-fn syn_flood_with_the_default_flow_table_finishes_in_bounded_time() {
-    // 150k half-open flows against the default cap of 100k: every new SYN
-    // past the cap evicts one. Eviction must not scan the whole table each
-    // time (that is 5e9 steps: a hang).
-    const SYNS: u32 = 150_000;
-    let mut w = PcapWriter::raw_ipv4();
-    for i in 0..SYNS {
-        let src = [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
-        let p = TcpPacket::new(src, 40000, SERVER, 5062).flags(SYN);
-        w.tcp(1_700_000_000_000_000 + u64::from(i), &p);
-    }
-    let opts = any_port_options(1);
-    let o = run_bytes("syn-flood-default-cap", w.into_bytes(), &opts);
-    assert_clean("syn-flood-default-cap", &o);
-    let cap = FlowLimits::default().max_flows as u64;
-    assert_eq!(o.evicted_full, u64::from(SYNS) - cap);
+fn syn_flood_against_a_large_full_flow_table_costs_constant_time_per_packet() {
+    // 60k half-open flows against a cap of 20k: every SYN past the cap
+    // evicts one. Eviction must not scan the whole table each time (a scan
+    // per eviction is 8e8 steps here and 5e9 with the default cap and 150k
+    // SYNs: minutes, a hang for a user).
+    const SYNS: u32 = 60_000;
+    const MAX_FLOWS: usize = 20_000;
+    let mut opts = any_port_options(1);
+    opts.flow_limits.max_flows = MAX_FLOWS;
+    let (seen, full, _, elapsed) = stream_flood(syn_flood(SYNS), &opts);
+    assert_eq!(seen, u64::from(SYNS));
+    assert_eq!(full, u64::from(SYNS) - MAX_FLOWS as u64);
+    assert!(
+        elapsed < Duration::from_secs(MAX_SECS_PER_INPUT * 2),
+        "{elapsed:?}"
+    );
 }
 
 /// SYN + SYN-ACK, then `f` adds the client's data segments.
@@ -409,28 +438,16 @@ fn pcapng_block_with_an_absurd_length_is_a_warning_after_the_good_frames() {
     }
 }
 
-#[test]
-fn huge_tls_record_and_handshake_lengths_do_not_buffer_without_bound() {
-    // Record length 0xffff (2^14 + 49151 over the limit), then a handshake
-    // header announcing 2^24 - 1 bytes, then 17 MiB of handshake body.
-    let chunk = vec![0x0bu8; 1400];
-    let mut first = vec![22u8, 3, 1, 0xff, 0xff, 11, 0xff, 0xff, 0xff];
-    first.extend_from_slice(&[0u8; 1391]);
-    let bytes = one_flow(|w, start| {
+/// A client stream cut into 1400-byte segments after a handshake, then FIN.
+fn client_stream(stream: &[u8]) -> Vec<u8> {
+    one_flow(|w, start| {
         let mut seq = start;
-        w.tcp(
-            1_700_000_000_000_100,
-            &TcpPacket::new(CLIENT, 40000, SERVER, 5062)
-                .seq(seq)
-                .payload(&first),
-        );
-        seq = seq.wrapping_add(first.len() as u32);
-        for i in 0..12_500u32 {
+        for (i, c) in stream.chunks(1400).enumerate() {
             let p = TcpPacket::new(CLIENT, 40000, SERVER, 5062)
                 .seq(seq)
-                .payload(&chunk);
-            w.tcp(1_700_000_000_000_200 + u64::from(i), &p);
-            seq = seq.wrapping_add(1400);
+                .payload(c);
+            w.tcp(1_700_000_000_000_200 + i as u64, &p);
+            seq = seq.wrapping_add(c.len() as u32);
         }
         w.tcp(
             1_700_000_000_100_000,
@@ -438,9 +455,25 @@ fn huge_tls_record_and_handshake_lengths_do_not_buffer_without_bound() {
                 .seq(seq)
                 .flags(FIN | ACK),
         );
-    });
-    let o = run_bytes("huge-handshake", bytes, &any_port_options(1));
-    assert_clean("huge-handshake", &o);
+    })
+}
+
+#[test]
+fn handshake_length_2_pow_24_minus_1_is_not_buffered_beyond_the_limit() {
+    // A ClientHello header announcing 2^24 - 1 bytes, carried by full-size
+    // (2^14) records: 17 MiB of handshake bytes in all.
+    let mut stream = vec![22u8, 3, 1, 0x40, 0x00, 1, 0xff, 0xff, 0xff, 3, 1];
+    stream.resize(5 + 0x4000, 0);
+    for _ in 0..1100 {
+        stream.extend_from_slice(&[22, 3, 1, 0x40, 0x00]);
+        stream.resize(stream.len() + 0x4000, 0);
+    }
+    let o = run_bytes(
+        "handshake-2^24",
+        client_stream(&stream),
+        &any_port_options(1),
+    );
+    assert_clean("handshake-2^24", &o);
     assert_eq!(o.flows, 1);
     let cap = tlsaudit::tls::TlsLimits::default().max_handshake_len as i64;
     // The reader's buffer (1 MiB) + at most a couple of handshake buffers.
@@ -450,6 +483,24 @@ fn huge_tls_record_and_handshake_lengths_do_not_buffer_without_bound() {
         o.peak_bytes >> 10,
         cap >> 10
     );
+}
+
+#[test]
+fn record_length_far_over_2_pow_14_does_not_buffer_without_bound() {
+    // Record length 0xffff (2^14 + 49151), then 4 MiB more of the same.
+    let mut stream = Vec::new();
+    for _ in 0..64 {
+        stream.extend_from_slice(&[22u8, 3, 1, 0xff, 0xff, 11, 0xff, 0xff, 0xff]);
+        stream.resize(stream.len() + 0xffff - 4, 0x0b);
+    }
+    let o = run_bytes(
+        "record-0xffff",
+        client_stream(&stream),
+        &any_port_options(1),
+    );
+    assert_clean("record-0xffff", &o);
+    assert_eq!(o.flows, 1);
+    assert!(o.peak_bytes < 4 << 20, "peak {} KiB", o.peak_bytes >> 10);
 }
 
 // ---------------------------------------------------------------------------
