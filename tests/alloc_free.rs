@@ -2,60 +2,23 @@
 //! handshake is done, decoding a frame, in-order reassembly and the TLS
 //! record walk over application data must not touch the heap.
 //!
-//! A counting global allocator (declared in `tests.rs`) counts only on the
-//! thread that asked, so tests running in parallel do not disturb it.
-
-use std::cell::Cell;
+//! The test binary's counting allocator (`robustness::mutate::alloc`) counts
+//! per thread, so tests running in parallel do not disturb it.
 
 use tlsaudit::capture::file::FileSource;
 use tlsaudit::capture::{Frame, LinkType};
 use tlsaudit::decode::{self, Segment};
 use tlsaudit::engine::{DecodeCounters, EngineOptions, Worker};
 
+use crate::robustness::mutate::alloc::allocations;
 use crate::util::root;
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Counts allocations made by the current thread while counting is on.
-pub struct CountingAlloc;
-
-// SAFETY: forwards to the system allocator unchanged; the counters are
-// const-initialised thread-locals, which never allocate.
-#[allow(unsafe_code)]
-unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.realloc(ptr, layout, new) }
-    }
-}
-
-fn note() {
-    let _ = COUNTING.try_with(|c| {
-        if c.get() {
-            let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        }
-    });
-}
-
+/// Allocations made by this thread while `f` runs (the test binary's
+/// allocator counts per thread, so parallel tests do not disturb it).
 fn count<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    ALLOCS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
+    let before = allocations();
     let r = f();
-    COUNTING.with(|c| c.set(false));
-    (r, ALLOCS.with(|a| a.get()))
+    (r, allocations() - before)
 }
 
 /// Build an Ethernet/IPv4/TCP frame carrying `payload`.

@@ -1,12 +1,9 @@
 //! The single integration-test binary (one binary, topic modules).
+//! `robustness::mutate::alloc` installs the binary's counting allocator.
 
 mod util;
 
-#[global_allocator]
-static ALLOC: alloc_free::CountingAlloc = alloc_free::CountingAlloc;
-
 mod alloc_free;
-
 mod capture_corpus;
 mod captures;
 mod cli;
@@ -15,4 +12,5 @@ mod layering;
 mod live;
 mod profile_cli;
 mod report_format;
+mod robustness;
 mod snapshots;
