@@ -321,7 +321,7 @@ fn run_check(
         result
     })?;
     let totals = reporter.finish()?;
-    if totals.flows == 0 && !plan.quiet {
+    if totals.flows == 0 && !input_failed && !plan.quiet {
         eprintln!(
             "tlsaudit: warning: no TCP flow on port(s) {:?} found; use --port N or --any-port",
             plan.engine.filter.ports

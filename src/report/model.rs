@@ -200,6 +200,9 @@ pub struct TcpRecord {
     pub overlaps: u64,
     pub out_of_order: u64,
     pub overflows: u32,
+    /// Times a direction's sequence numbers jumped far (not reordering); the
+    /// stream was resynchronised there.
+    pub seq_jumps: u32,
     /// How the connection ended: `fin`/`rst` per side, first of each.
     pub closes: Vec<CloseRecord>,
     pub evicted: Option<&'static str>,
@@ -347,6 +350,7 @@ impl FlowRecord {
                 overlaps: f.tcp.overlaps,
                 out_of_order: f.tcp.out_of_order,
                 overflows: f.tcp.overflows,
+                seq_jumps: f.tcp.seq_jumps,
                 closes: f
                     .tcp
                     .closes
