@@ -43,10 +43,11 @@ done
 [[ -x /usr/bin/time ]] || { echo "compare: GNU time (/usr/bin/time) is required" >&2; exit 2; }
 
 cd "$here"
-cargo build --release --quiet --bin tlsaudit --example gencap --example walk
+cargo build --release --quiet --bin tlsaudit --example gencap --example walk --example factsdump
 bin="$here/target/release/tlsaudit"
 gencap="$here/target/release/examples/gencap"
 walk="$here/target/release/examples/walk"
+factsdump="$here/target/release/examples/factsdump"
 
 mkdir -p "$scratch"
 pcap="$scratch/big-$size.pcap"
@@ -58,8 +59,9 @@ fi
 if [[ ! -s "$pcapng" ]]; then
     "$gencap" --from "$from" --size "$size" --seed 1 --format pcapng --out "$pcapng"
 fi
-gb=$(awk -v b="$(stat -c %s "$pcap")" 'BEGIN { printf "%.3f", b / 2^30 }')
+gb=$(awk -v b="$(stat -L -c %s "$pcap")" 'BEGIN { printf "%.3f", b / 2^30 }')
 cat "$pcap" "$pcapng" >/dev/null # page cache
+load=$(cut -d" " -f1 /proc/loadavg)
 
 # name | command (run through sh -c by hyperfine and time)
 cmds=(
@@ -99,12 +101,20 @@ for entry in "${cmds[@]}"; do
     printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$median" "$cpu" "$rss_kb" "$cmd" >>"$results"
 done
 
-# Identical output for any -j (flows, verdicts, everything but timing).
+# Identical output for any -j: the collected facts (every flow, in order)
+# and the JSON report, byte for byte.
 same_j="no"
-"$bin" check -q -j 1 --format json "$pcap" >"$scratch/j1.json" 2>/dev/null || true
-"$bin" check -q -j 2 --format json "$pcap" >"$scratch/j2.json" 2>/dev/null || true
-if cmp -s "$scratch/j1.json" "$scratch/j2.json" && [[ -s "$scratch/j1.json" ]]; then
-    same_j="yes ($(stat -c %s "$scratch/j1.json") bytes of JSON, byte for byte)"
+"$factsdump" -j 1 "$pcap" >"$scratch/facts-j1.jsonl"
+"$factsdump" -j 2 "$pcap" >"$scratch/facts-j2.jsonl"
+if cmp -s "$scratch/facts-j1.jsonl" "$scratch/facts-j2.jsonl"; then
+    same_j="facts identical ($(($(wc -l <"$scratch/facts-j1.jsonl") - 1)) flows)"
+    "$bin" check -q -j 1 --format json "$pcap" >"$scratch/j1.json" 2>/dev/null || true
+    "$bin" check -q -j 2 --format json "$pcap" >"$scratch/j2.json" 2>/dev/null || true
+    if ! cmp -s "$scratch/j1.json" "$scratch/j2.json"; then
+        same_j="no: facts identical but the JSON reports differ"
+    elif [[ -s "$scratch/j1.json" ]]; then
+        same_j="$same_j, JSON report identical ($(stat -c %s "$scratch/j1.json") bytes)"
+    fi
 fi
 
 stdin_rss=""
@@ -124,7 +134,7 @@ cpu1=$(awk -F'\t' '$1 == "tlsaudit check -j 1" { print $3 }' "$results")
 
 table="$scratch/table.md"
 {
-    echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ { print $2 }') GB RAM;"
+    echo "Measured $(date -u +%Y-%m-%d) (load average before the run: $load) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ { print $2 }') GB RAM;"
     echo "input: \`gencap --size $size --seed 1\` ($gb GiB pcap, $(jq '.packets' "$truth") packets, $(jq '.flows | length' "$truth") audited flows), read from the page cache."
     echo "Command: \`bench/compare.sh --size $size --runs $runs$( ((stdin10g)) && echo ' --stdin-10g')\` (tlsaudit $(git -C "$here" rev-parse --short HEAD))."
     echo
