@@ -280,6 +280,80 @@ fn run_check(
     Ok(exit_code(&totals, input_failed, plan.strict))
 }
 
-fn run_live(_args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("live capture is not available in this build yet")
+fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
+    use tlsaudit::capture::live::LiveOptions;
+    use tlsaudit::engine::live::{self as live_engine, LiveEvent, LiveRun};
+
+    let plan = Plan::from_common(&args.common, true)?;
+    let run = LiveRun {
+        capture: LiveOptions {
+            iface: args.iface.clone(),
+            ports: plan.engine.filter.ports.clone(),
+            any_port: plan.engine.filter.any_port,
+            promiscuous: args.promisc,
+            ring_bytes: args.ring_mib.clamp(1, 1024) << 20,
+            block_timeout_ms: 50,
+        },
+        duration: args.duration.map(std::time::Duration::from_secs),
+        tick_every: (args.summary_interval > 0)
+            .then(|| std::time::Duration::from_secs(args.summary_interval)),
+        write: args.write.clone(),
+    };
+    let out = open_output(plan.output.as_deref())?;
+    let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
+    if !plan.quiet {
+        eprintln!(
+            "tlsaudit: watching {} for TCP port(s) {:?}; Ctrl-C to stop",
+            args.iface, plan.engine.filter.ports
+        );
+    }
+    let stats = live_engine::run::<anyhow::Error>(&run, &plan.engine, &mut |ev| {
+        match ev {
+            LiveEvent::Flow(f) => reporter.flow(checks::judge(*f, &plan.profile))?,
+            LiveEvent::Tick(_) => reporter.progress_summary()?,
+            LiveEvent::Dropped(n) => reporter.warning(&format!(
+                "the kernel dropped {n} packet(s): verdicts of flows in that window may be unknown (try --ring-mib)"
+            ))?,
+        }
+        Ok(())
+    });
+    let stats = match stats {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(tlsaudit::engine::EngineError::Capture(c)) =
+                e.downcast_ref::<tlsaudit::engine::EngineError>()
+            {
+                eprintln!("tlsaudit: {c}");
+                return Ok(ExitCode::from(2));
+            }
+            return Err(e);
+        }
+    };
+    let input = InputReport {
+        path: format!("live:{}", args.iface),
+        format: "live".into(),
+        link_types: stats
+            .link_types
+            .iter()
+            .map(|l| l.name().into_owned())
+            .collect(),
+        packets: stats.packets,
+        bytes: stats.bytes,
+        warnings: stats
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .chain(
+                stats
+                    .dropped
+                    .filter(|d| *d > 0)
+                    .map(|d| format!("kernel dropped {d} packet(s)")),
+            )
+            .collect(),
+        sha256: None,
+        error: None,
+    };
+    reporter.input(input)?;
+    let totals = reporter.finish()?;
+    Ok(exit_code(&totals, false, plan.strict))
 }

@@ -3,3 +3,9 @@
 mod util;
 
 mod capture_corpus;
+mod captures;
+mod cli;
+mod corpus;
+mod live;
+mod profile_cli;
+mod report_format;

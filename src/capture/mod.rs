@@ -16,6 +16,7 @@
 
 pub mod file;
 pub mod live;
+pub mod writer;
 
 use std::fmt;
 use std::path::PathBuf;

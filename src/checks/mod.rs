@@ -1,10 +1,44 @@
 //! Checks: `FlowFacts` + `Profile` → per-check verdicts (spec §3).
-//! (Owned by the audit work: issue 5.)
+//!
+//! Owns: [`Verdict`], [`CheckResult`], [`Checks`], [`Finding`],
+//! [`JudgedFlow`] and [`judge`]. Sees only `facts` and `profile` (R6): no
+//! parser type appears here.
+//!
+//! Invariants:
+//! - Every check yields a [`CheckResult`] with a one-sentence `reason`; a
+//!   `fail` always carries a `remedy` pointing at the guide's step.
+//! - The flow verdict is `fail` if any check fails, else `unknown` if any is
+//!   unknown, else `pass` (`skipped` checks count as passing).
+//! - Judging is pure: same facts and profile, same result. Reasons name
+//!   frames, never addresses, so redaction needs no text rewriting for them.
+//!
+//! One file per check: `handshake.rs` (§3.0),
+//! `negotiation.rs` (§3.1 version, §3.2 cipher suite), `empty_fragments.rs`
+//! (§3.3), `certificates.rs` (§3.4 CNs and the extra certificate findings).
+//!
+//! ```
+//! use tlsaudit::checks::{fixture::FlowBuilder, judge, Verdict};
+//! use tlsaudit::profile::Profile;
+//! let facts = FlowBuilder::new().federation_ok().build();
+//! let judged = judge(facts, &Profile::builtin());
+//! assert_eq!(judged.verdict, Verdict::Pass);
+//! ```
+
+mod certificates;
+mod empty_fragments;
+pub mod fixture;
+mod handshake;
+pub mod names;
+mod negotiation;
+pub mod remedies;
 
 use serde::Serialize;
 
-use crate::facts::FlowFacts;
+use crate::facts::{FlowFacts, Role};
 use crate::profile::Profile;
+use crate::tls::model::{AlertFacts, CertChainFacts, FrameNo};
+
+pub use empty_fragments::{DirectionEvidence, EmptyFragmentSummary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -15,17 +49,334 @@ pub enum Verdict {
     Fail,
 }
 
-/// The judged flow: facts + checks + overall verdict.
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Skipped => "skipped",
+            Verdict::Unknown => "unknown",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// The outcome of one check (spec §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub verdict: Verdict,
+    /// What the profile asks for (empty when it asks nothing).
+    pub expected: Vec<String>,
+    /// What the capture shows, if anything.
+    pub observed: Option<String>,
+    /// Evidence: frame numbers in the input, ascending.
+    pub frames: Vec<FrameNo>,
+    /// One sentence.
+    pub reason: String,
+    /// For `fail`: what to change, pointing at the guide's step.
+    pub remedy: Option<String>,
+}
+
+impl CheckResult {
+    fn new(verdict: Verdict, reason: impl Into<String>) -> Self {
+        CheckResult {
+            verdict,
+            expected: Vec::new(),
+            observed: None,
+            frames: Vec::new(),
+            reason: reason.into(),
+            remedy: None,
+        }
+    }
+    fn expected(mut self, expected: Vec<String>) -> Self {
+        self.expected = expected;
+        self
+    }
+    fn observed(mut self, observed: impl Into<String>) -> Self {
+        self.observed = Some(observed.into());
+        self
+    }
+    fn observed_opt(mut self, observed: Option<String>) -> Self {
+        self.observed = observed;
+        self
+    }
+    fn frames(mut self, frames: impl IntoIterator<Item = FrameNo>) -> Self {
+        let mut v: Vec<FrameNo> = frames.into_iter().filter(|&f| f > 0).collect();
+        v.sort_unstable();
+        v.dedup();
+        self.frames = v;
+        self
+    }
+    fn remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = Some(remedy.into());
+        self
+    }
+}
+
+/// The six checks of one flow, in report order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checks {
+    pub handshake: CheckResult,
+    pub version: CheckResult,
+    pub cipher_suite: CheckResult,
+    pub empty_fragments: CheckResult,
+    pub server_cn: CheckResult,
+    pub client_cn: CheckResult,
+}
+
+/// Names of the checks, in report order (JSON keys of `checks` and `by_check`).
+pub const CHECK_NAMES: [&str; 6] = [
+    "handshake",
+    "version",
+    "cipher_suite",
+    "empty_fragments",
+    "server_cn",
+    "client_cn",
+];
+
+impl Checks {
+    /// `(name, result)` in report order ([`CHECK_NAMES`]).
+    pub fn iter(&self) -> [(&'static str, &CheckResult); 6] {
+        [
+            (CHECK_NAMES[0], &self.handshake),
+            (CHECK_NAMES[1], &self.version),
+            (CHECK_NAMES[2], &self.cipher_suite),
+            (CHECK_NAMES[3], &self.empty_fragments),
+            (CHECK_NAMES[4], &self.server_cn),
+            (CHECK_NAMES[5], &self.client_cn),
+        ]
+    }
+
+    /// Flow verdict: fail > unknown > pass (skipped counts as pass).
+    pub fn overall(&self) -> Verdict {
+        let all = self.iter();
+        if all.iter().any(|(_, c)| c.verdict == Verdict::Fail) {
+            Verdict::Fail
+        } else if all.iter().any(|(_, c)| c.verdict == Verdict::Unknown) {
+            Verdict::Unknown
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+/// Kinds of extra findings (spec §3.4, §3.5). Findings inform; they do not
+/// change the verdict by themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A certificate was outside its validity period at the flow's first packet.
+    CertificateExpired,
+    CertificateNotYetValid,
+    /// Client certificate has an EKU extension without clientAuth.
+    ClientCertificateWithoutClientAuth,
+    /// Server certificate has an EKU extension without serverAuth.
+    ServerCertificateWithoutServerAuth,
+    /// The expected name is only in the SAN, not the CN the guide matches.
+    CnMatchesOnlyViaSan,
+    /// The client certificate's issuer is not among the CAs the server asked for.
+    ClientIssuerNotRequested,
+    /// A certificate could not be decoded.
+    CertificateUndecodable,
+    Renegotiation,
+    /// TCP gaps or buffer overflows limited what the capture shows.
+    TcpGaps,
+    /// The capture starts after the connection was opened.
+    Midstream,
+    /// The TLS decoder noted a problem (damaged or oversized message).
+    DecoderNote,
+}
+
+/// An extra observation about a flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// The side concerned, when there is one.
+    pub role: Option<Role>,
+    pub message: String,
+    pub frames: Vec<FrameNo>,
+}
+
+/// A certificate chain as the report shows it, with where it came from.
+#[derive(Debug, Clone)]
+pub struct SeenChain {
+    pub chain: CertChainFacts,
+    /// Set when the chain comes from the full handshake of a resumed
+    /// session: the first frame of that earlier flow.
+    pub from_flow_frame: Option<FrameNo>,
+}
+
+/// The judged flow: facts + checks + findings + overall verdict — all a
+/// report needs for one flow.
 #[derive(Debug, Clone)]
 pub struct JudgedFlow {
     pub facts: FlowFacts,
+    pub checks: Checks,
+    pub findings: Vec<Finding>,
+    pub empty_fragments: EmptyFragmentSummary,
+    /// The certificates the CN checks used (this flow's or, for a resumed
+    /// session, those of the earlier full handshake).
+    pub server_certificate: Option<SeenChain>,
+    pub client_certificate: Option<SeenChain>,
     pub verdict: Verdict,
 }
 
 /// Judge one flow against the profile.
-pub fn judge(facts: FlowFacts, _profile: &Profile) -> JudgedFlow {
+pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
+    let handshake = handshake::check(&facts, profile);
+    let version = negotiation::version(&facts, profile);
+    let cipher_suite = negotiation::cipher_suite(&facts, profile);
+    let (empty_fragments, ef_summary) = empty_fragments::check(&facts, profile);
+    let mut findings = Vec::new();
+    let server = certificates::chain_for(&facts, Role::Server);
+    let client = certificates::chain_for(&facts, Role::Client);
+    let server_cn = certificates::server_cn(&facts, profile, server.as_ref(), &mut findings);
+    let client_cn = certificates::client_cn(&facts, profile, client.as_ref(), &mut findings);
+    certificates::findings(&facts, server.as_ref(), client.as_ref(), &mut findings);
+    other_findings(&facts, &mut findings);
+    findings.sort_by(|a, b| {
+        (a.frames.first(), a.kind, &a.message).cmp(&(b.frames.first(), b.kind, &b.message))
+    });
+    let checks = Checks {
+        handshake,
+        version,
+        cipher_suite,
+        empty_fragments,
+        server_cn,
+        client_cn,
+    };
+    let verdict = checks.overall();
     JudgedFlow {
         facts,
-        verdict: Verdict::Unknown,
+        checks,
+        findings,
+        empty_fragments: ef_summary,
+        server_certificate: server,
+        client_certificate: client,
+        verdict,
+    }
+}
+
+/// TCP and decoder conditions that limited the analysis (spec §3.5).
+fn other_findings(f: &FlowFacts, out: &mut Vec<Finding>) {
+    if f.tls.renegotiation {
+        out.push(Finding {
+            kind: FindingKind::Renegotiation,
+            role: None,
+            message: "a second handshake (renegotiation) was seen on the connection".into(),
+            frames: f.tls.renegotiation_frame.into_iter().collect(),
+        });
+    }
+    if f.tcp.gaps > 0 || f.tcp.overflows > 0 {
+        let frames: Vec<FrameNo> = f.tcp.gap_list.iter().map(|g| g.frame).take(8).collect();
+        let missing: u64 = f.tcp.gap_list.iter().map(|g| g.len).sum();
+        out.push(Finding {
+            kind: FindingKind::TcpGaps,
+            role: None,
+            message: format!(
+                "{} TCP gap(s) ({missing} bytes never captured) and {} buffer overflow(s) limited the analysis",
+                f.tcp.gaps, f.tcp.overflows
+            ),
+            frames,
+        });
+    }
+    if f.tcp.midstream {
+        out.push(Finding {
+            kind: FindingKind::Midstream,
+            role: None,
+            message: "the capture starts after the TCP connection was opened (no SYN seen)".into(),
+            frames: vec![f.first_frame],
+        });
+    }
+    for note in &f.tls.notes {
+        out.push(Finding {
+            kind: FindingKind::DecoderNote,
+            role: None,
+            message: note.clone(),
+            frames: Vec::new(),
+        });
+    }
+}
+
+/// Sender role of an alert, if its direction is known.
+fn alert_role(f: &FlowFacts, a: &AlertFacts) -> Option<Role> {
+    a.dir.map(|d| f.role_of(d))
+}
+
+/// "the server's" / "the client's".
+fn poss(role: Role) -> String {
+    format!("the {}'s", role.name())
+}
+
+/// Versions the client offered, as names ("TLSv1.2, TLSv1.1" or "up to TLSv1.2").
+fn client_version_offer(f: &FlowFacts) -> Option<String> {
+    let ch = f.tls.client_hello.as_ref()?;
+    if !ch.supported_versions.is_empty() {
+        return Some(
+            ch.supported_versions
+                .iter()
+                .map(|v| v.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    ch.version.map(|v| format!("up to {}", v.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::FlowBuilder;
+    use super::*;
+
+    #[test]
+    fn conforming_flow_passes_with_cn_checks_skipped_in_builtin_profile() {
+        let j = judge(
+            FlowBuilder::new().federation_ok().build(),
+            &Profile::builtin(),
+        );
+        assert_eq!(j.checks.handshake.verdict, Verdict::Pass);
+        assert_eq!(j.checks.version.verdict, Verdict::Pass);
+        assert_eq!(j.checks.cipher_suite.verdict, Verdict::Pass);
+        assert_eq!(j.checks.empty_fragments.verdict, Verdict::Pass);
+        assert_eq!(j.checks.server_cn.verdict, Verdict::Skipped);
+        assert_eq!(
+            j.checks.server_cn.observed.as_deref(),
+            Some("imp.example.com")
+        );
+        assert_eq!(j.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn any_fail_makes_flow_fail_and_unknown_beats_pass() {
+        let mut p = Profile::builtin();
+        p.set_client_cn(vec!["other.example.com".into()]);
+        let j = judge(FlowBuilder::new().federation_ok().build(), &p);
+        assert_eq!(j.checks.client_cn.verdict, Verdict::Fail);
+        assert_eq!(j.verdict, Verdict::Fail);
+        let j = judge(
+            FlowBuilder::new().hellos_only().build(),
+            &Profile::builtin(),
+        );
+        assert_eq!(j.checks.handshake.verdict, Verdict::Unknown);
+        assert_eq!(j.verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn every_fail_has_a_remedy_and_every_result_a_reason() {
+        let mut p = Profile::builtin();
+        p.set_server_cn(vec!["x.example.com".into()]);
+        p.set_client_cn(vec!["y.example.com".into()]);
+        let f = FlowBuilder::new()
+            .federation_ok()
+            .negotiated(crate::tls::model::TlsVersion::TLS12, 0x002f)
+            .build();
+        let j = judge(f, &p);
+        for (name, c) in j.checks.iter() {
+            assert!(!c.reason.is_empty(), "{name}");
+            if c.verdict == Verdict::Fail {
+                assert!(c.remedy.is_some(), "{name} fails without remedy");
+            }
+        }
+        assert_eq!(j.checks.version.verdict, Verdict::Fail);
+        assert_eq!(j.checks.cipher_suite.verdict, Verdict::Fail);
     }
 }

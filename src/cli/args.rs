@@ -126,12 +126,9 @@ pub struct LiveArgs {
     /// Put the interface in promiscuous mode (a span port usually needs it).
     #[arg(long)]
     pub promisc: bool,
-    /// Keep the audited packets in this pcap file.
+    /// Keep the audited packets (TCP on the audited ports) in this pcap file.
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
-    /// With --write: keep only the packets of failing flows.
-    #[arg(long, requires = "write")]
-    pub write_failing_only: bool,
     /// Kernel ring buffer size (MiB).
     #[arg(long, value_name = "MIB", default_value_t = 32)]
     pub ring_mib: usize,

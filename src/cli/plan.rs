@@ -165,7 +165,7 @@ impl Plan {
 
 fn apply_overrides(profile: &mut Profile, c: &CommonArgs) {
     if !c.ports.is_empty() {
-        profile.ports = c.ports.clone();
+        profile.set_ports(c.ports.clone());
     }
     if !c.server_cn.is_empty() {
         profile.set_server_cn(c.server_cn.clone());

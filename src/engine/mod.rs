@@ -10,6 +10,7 @@
 //! report. Streams (stdin, live) report each flow when it finishes.
 
 pub mod batch;
+pub mod live;
 pub mod parallel;
 pub mod worker;
 
@@ -255,7 +256,7 @@ pub fn stream_facts(
     opts: &EngineOptions,
     on_flow: &mut dyn FnMut(FlowFacts),
 ) -> Result<(InputStats, DecodeCounters), EngineError> {
-    let mut worker = Worker::new(input, opts);
+    let mut worker = Worker::new(input, opts).with_early_reporting();
     let mut decode = DecodeCounters::default();
     let mut cache = SessionCache::default();
     while let Some(frame) = source.next_frame()? {

@@ -22,6 +22,9 @@ impl StreamSink for TlsFlow {
 
 pub struct Worker {
     input: usize,
+    /// Report a flow as soon as its verdict is settled (streams and live),
+    /// not only when it closes.
+    early: bool,
     filter: PortFilter,
     tls_limits: TlsLimits,
     table: FlowTable<TlsFlow>,
@@ -32,6 +35,7 @@ impl Worker {
     pub fn new(input: usize, opts: &EngineOptions) -> Worker {
         Worker {
             input,
+            early: false,
             filter: opts.filter.clone(),
             tls_limits: opts.tls_limits,
             table: FlowTable::new(opts.flow_limits),
@@ -53,8 +57,50 @@ impl Worker {
         }
     }
 
+    /// Report flows as soon as they are judged (handshake done and data
+    /// both ways, or an alert ended it) instead of when they close.
+    pub fn with_early_reporting(mut self) -> Worker {
+        self.early = true;
+        self
+    }
+
+    /// Finish flows idle past the timeout at `now` (live: wall clock as capture time).
+    pub fn sweep(&mut self, now: Timestamp) {
+        let Worker {
+            table,
+            finished,
+            filter,
+            input,
+            ..
+        } = self;
+        let input = *input;
+        let filter = &*filter;
+        table.sweep(now, &mut |flow| {
+            if !flow.reported {
+                finished.push(to_facts(flow, input, filter))
+            }
+        });
+    }
+
     /// Feed one audited segment.
     pub fn segment(&mut self, seg: &Segment<'_>) {
+        self.segment_inner(seg);
+        if self.early {
+            let (key, _) = FlowKey::from_endpoints(seg.src, seg.dst);
+            let input = self.input;
+            if let Some(flow) = self.table.get_mut(&key) {
+                if !flow.reported && flow.sink.is_settled() {
+                    flow.reported = true;
+                    let tls = flow.sink.facts().clone();
+                    let filter = &self.filter;
+                    let facts = builder::build(flow, tls, input, &|p| filter.is_audited(p));
+                    self.finished.push(facts);
+                }
+            }
+        }
+    }
+
+    fn segment_inner(&mut self, seg: &Segment<'_>) {
         let limits = self.tls_limits;
         let Worker {
             table,
@@ -68,7 +114,11 @@ impl Worker {
         table.segment(
             seg,
             &mut |_key: &FlowKey| TlsFlow::new(limits),
-            &mut |flow| finished.push(to_facts(flow, input, filter)),
+            &mut |flow| {
+                if !flow.reported {
+                    finished.push(to_facts(flow, input, filter))
+                }
+            },
         );
     }
 
@@ -96,7 +146,11 @@ impl Worker {
         } = self;
         let input = *input;
         let filter = &*filter;
-        table.drain(&mut |flow| finished.push(to_facts(flow, input, filter)));
+        table.drain(&mut |flow| {
+            if !flow.reported {
+                finished.push(to_facts(flow, input, filter))
+            }
+        });
         let mut flows = std::mem::take(finished);
         flows.sort_by_key(|f| (f.first_frame, f.key));
         flows
@@ -106,5 +160,5 @@ impl Worker {
 fn to_facts(flow: Flow<TlsFlow>, input: usize, filter: &PortFilter) -> FlowFacts {
     let mut flow = flow;
     let tls = std::mem::take(&mut flow.sink).finish();
-    builder::build(flow, tls, input, &|p| filter.is_audited(p))
+    builder::build(&flow, tls, input, &|p| filter.is_audited(p))
 }

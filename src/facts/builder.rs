@@ -47,7 +47,7 @@ pub fn client_direction(
 
 /// Build the facts of one finished flow of input `input`.
 pub fn build<S>(
-    flow: Flow<S>,
+    flow: &Flow<S>,
     tls: TlsFacts,
     input: usize,
     is_audited_port: &dyn Fn(u16) -> bool,

@@ -168,6 +168,9 @@ pub struct Flow<S> {
     isn: [Option<Seq>; 2],
     /// Why the table let go of the flow when it was not closed.
     pub evicted: Option<&'static str>,
+    /// The consumer already reported this flow early (streams: judged as
+    /// soon as settled); it stays in the table to absorb its later packets.
+    pub reported: bool,
     pub sink: S,
 }
 
@@ -287,6 +290,7 @@ impl<S: StreamSink> FlowTable<S> {
                     rst: false,
                     isn: [None; 2],
                     evicted: None,
+                    reported: false,
                     sink,
                 },
             );
@@ -402,9 +406,9 @@ impl<S: StreamSink> FlowTable<S> {
         }
     }
 
-    /// Remove a flow by key and finish it (e.g. once its verdict is settled in live mode).
-    pub fn take(&mut self, key: &FlowKey) -> Option<Flow<S>> {
-        self.flows.remove(key)
+    /// An open flow by key.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<S>> {
+        self.flows.get_mut(key)
     }
 
     /// End of input: finish every open flow, in first-frame order.

@@ -1,10 +1,50 @@
-//! Report: renders judged flows as table, JSON, JSON Lines or Markdown.
-//! (Owned by the audit work: issue 5.)
+//! Report: renders judged flows as a table, JSON, JSON Lines or Markdown
+//! (spec §4).
+//!
+//! Owns: [`Reporter`] (receives flows, inputs and warnings from the engine
+//! and writes the chosen [`Format`]), the data model every format renders
+//! (`model.rs`, the `tlsaudit.report/1` field names), redaction
+//! (`redact.rs`), and the renderers (`json.rs` — whose `//!` documents the
+//! wire format —, `table.rs`, `markdown.rs`).
+//!
+//! Invariants:
+//! - Each flow is turned into its record once, with redaction applied there;
+//!   every format renders those records, so they cannot disagree.
+//! - The summary counts every flow; `--only` only filters what is listed.
+//! - Output is deterministic: records keep the order the engine gives them,
+//!   and no hash-map iteration reaches the output.
+//! - `jsonl` writes each event as it arrives (one `write` per line, then
+//!   flush), so `live` output can be followed with `tail -f | jq`.
+//!
+//! ```
+//! use tlsaudit::checks::{fixture::FlowBuilder, judge};
+//! use tlsaudit::profile::Profile;
+//! use tlsaudit::report::{Format, Only, ReportOptions, Reporter};
+//! let profile = Profile::builtin();
+//! let opts = ReportOptions { format: Format::Jsonl, only: Only::All, redact: false,
+//!                            color: false, streaming: false };
+//! let mut r = Reporter::new(opts, &profile, Box::new(std::io::sink()));
+//! r.flow(judge(FlowBuilder::new().federation_ok().build(), &profile)).unwrap();
+//! let totals = r.finish().unwrap();
+//! assert_eq!((totals.flows, totals.pass), (1, 1));
+//! ```
+
+mod json;
+mod markdown;
+pub mod model;
+pub mod redact;
+mod table;
 
 use std::io::Write;
 
 use crate::checks::{JudgedFlow, Verdict};
 use crate::profile::Profile;
+
+use model::{
+    Document, FlowRecord, InputRecord, ProfileRecord, SummaryRecord, ToolRecord, WarningRecord,
+    SCHEMA,
+};
+use redact::Redactor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -14,11 +54,26 @@ pub enum Format {
     Markdown,
 }
 
+/// Which flows to list (`--only`); the summary always counts all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Only {
+    /// Failing flows.
     Fail,
+    /// Flows that did not pass: failing and unknown.
     Unknown,
+    /// Every flow.
     All,
+}
+
+impl Only {
+    /// Whether a flow with `verdict` is listed.
+    pub fn lists(self, verdict: Verdict) -> bool {
+        match self {
+            Only::All => true,
+            Only::Fail => verdict == Verdict::Fail,
+            Only::Unknown => matches!(verdict, Verdict::Fail | Verdict::Unknown),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,52 +119,374 @@ pub enum RenderError {
     Json(#[from] serde_json::Error),
 }
 
+/// Flow numbers listed per remedy before eliding the rest ("and N more").
+const MAX_REMEDY_REFS: usize = 20;
+
+/// Remedies for the failures found, in order of first appearance, with the
+/// numbers of the flows they apply to.
+#[derive(Debug, Default)]
+pub(crate) struct Remedies {
+    items: Vec<RemedyItem>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RemedyItem {
+    pub text: String,
+    pub flows: Vec<u64>,
+    pub more: u64,
+}
+
+impl Remedies {
+    fn add(&mut self, no: u64, rec: &FlowRecord) {
+        for (_, c) in rec.checks.iter() {
+            if c.verdict != Verdict::Fail {
+                continue;
+            }
+            let Some(text) = &c.remedy else { continue };
+            let item = match self.items.iter_mut().position(|i| &i.text == text) {
+                Some(i) => &mut self.items[i],
+                None => {
+                    self.items.push(RemedyItem {
+                        text: text.clone(),
+                        flows: Vec::new(),
+                        more: 0,
+                    });
+                    let last = self.items.len() - 1;
+                    &mut self.items[last]
+                }
+            };
+            if item.flows.last() == Some(&no) {
+                continue;
+            }
+            if item.flows.len() < MAX_REMEDY_REFS {
+                item.flows.push(no);
+            } else {
+                item.more += 1;
+            }
+        }
+    }
+
+    pub(crate) fn items(&self) -> &[RemedyItem] {
+        &self.items
+    }
+}
+
+/// A listed flow with its number (`#`: position among all flows of the run, from 1).
+#[derive(Debug)]
+pub(crate) struct Listed {
+    pub no: u64,
+    pub rec: FlowRecord,
+}
+
+/// Everything a finished report needs (shared by the table and markdown renderers).
+pub(crate) struct RunView<'a> {
+    pub profile: &'a ProfileRecord,
+    pub inputs: &'a [InputRecord],
+    pub flows: &'a [Listed],
+    pub warnings: &'a [WarningRecord],
+    pub summary: &'a SummaryRecord,
+    pub remedies: &'a Remedies,
+    pub only: Only,
+    pub color: bool,
+}
+
 /// Receives judged flows as the engine produces them and writes the report.
 pub struct Reporter {
     opts: ReportOptions,
     out: Box<dyn Write + Send>,
-    totals: Totals,
+    redactor: Redactor,
+    profile: Profile,
+    profile_record: ProfileRecord,
+    inputs: Vec<InputRecord>,
+    listed: Vec<Listed>,
+    warnings: Vec<WarningRecord>,
+    summary: SummaryRecord,
+    remedies: Remedies,
 }
 
 impl Reporter {
-    pub fn new(opts: ReportOptions, _profile: &Profile, out: Box<dyn Write + Send>) -> Self {
+    pub fn new(opts: ReportOptions, profile: &Profile, out: Box<dyn Write + Send>) -> Self {
+        let mut redactor = Redactor::new(opts.redact);
+        let profile_record = ProfileRecord::new(profile, &mut redactor);
         Reporter {
             opts,
             out,
-            totals: Totals::default(),
+            redactor,
+            profile: profile.clone(),
+            profile_record,
+            inputs: Vec::new(),
+            listed: Vec::new(),
+            warnings: Vec::new(),
+            summary: SummaryRecord::default(),
+            remedies: Remedies::default(),
         }
     }
 
     /// A judged flow (in final report order for files; as judged for live/stdin).
     pub fn flow(&mut self, flow: JudgedFlow) -> Result<(), RenderError> {
-        self.totals.flows += 1;
+        let s = &mut self.summary;
+        s.flows += 1;
         match flow.verdict {
-            Verdict::Fail => self.totals.fail += 1,
-            Verdict::Unknown => self.totals.unknown += 1,
-            _ => self.totals.pass += 1,
+            Verdict::Fail => s.fail += 1,
+            Verdict::Unknown => s.unknown += 1,
+            Verdict::Pass | Verdict::Skipped => s.pass += 1,
         }
-        let _ = self.opts.format;
+        s.by_check.add(&flow.checks);
+        let no = s.flows;
+        if !self.opts.only.lists(flow.verdict) {
+            return Ok(());
+        }
+        let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
+        self.remedies.add(no, &rec);
+        match self.opts.format {
+            Format::Jsonl => {
+                json::write_event(&mut *self.out, "flow", &rec)?;
+                self.out.flush()?;
+            }
+            Format::Table if self.opts.streaming => {
+                table::write_flow_line(&mut *self.out, no, &rec, self.opts.color)?;
+                self.out.flush()?;
+            }
+            _ => self.listed.push(Listed { no, rec }),
+        }
         Ok(())
     }
 
     /// A run-level warning (not tied to one input), e.g. "no flow on port 5062".
-    pub fn warning(&mut self, _message: &str) -> Result<(), RenderError> {
+    pub fn warning(&mut self, message: &str) -> Result<(), RenderError> {
+        let w = WarningRecord {
+            message: self.redactor.text(message),
+        };
+        match self.opts.format {
+            Format::Jsonl => {
+                json::write_event(&mut *self.out, "warning", &w)?;
+                self.out.flush()?;
+            }
+            Format::Table if self.opts.streaming => {
+                writeln!(self.out, "warning: {}", w.message)?;
+                self.out.flush()?;
+            }
+            _ => {}
+        }
+        self.warnings.push(w);
         Ok(())
     }
 
     /// An input finished (or failed); called in input order.
-    pub fn input(&mut self, _input: InputReport) -> Result<(), RenderError> {
+    pub fn input(&mut self, input: InputReport) -> Result<(), RenderError> {
+        let rec = InputRecord::new(self.inputs.len(), input, &mut self.redactor);
+        if self.opts.format == Format::Jsonl {
+            json::write_event(&mut *self.out, "input", &rec)?;
+            self.out.flush()?;
+        }
+        self.inputs.push(rec);
         Ok(())
     }
 
-    /// Periodic summary (live mode).
+    /// Periodic summary (live mode): a `summary` event in jsonl, a line in a
+    /// streaming table; nothing for whole-document formats.
     pub fn progress_summary(&mut self) -> Result<(), RenderError> {
+        match self.opts.format {
+            Format::Jsonl => json::write_event(&mut *self.out, "summary", &self.summary)?,
+            Format::Table if self.opts.streaming => {
+                table::write_summary_line(&mut *self.out, &self.summary, self.opts.color)?
+            }
+            _ => return Ok(()),
+        }
+        self.out.flush()?;
         Ok(())
+    }
+
+    /// Counts so far.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            flows: self.summary.flows,
+            pass: self.summary.pass,
+            fail: self.summary.fail,
+            unknown: self.summary.unknown,
+        }
     }
 
     /// End of run: write whatever is pending (json document, table, summary).
     pub fn finish(mut self) -> Result<Totals, RenderError> {
+        let totals = self.totals();
+        let records: Vec<FlowRecord>;
+        match self.opts.format {
+            Format::Jsonl => json::write_event(&mut *self.out, "summary", &self.summary)?,
+            Format::Json => {
+                records = self.listed.drain(..).map(|l| l.rec).collect();
+                let doc = Document {
+                    schema: SCHEMA,
+                    tool: ToolRecord::current(),
+                    profile: &self.profile_record,
+                    inputs: &self.inputs,
+                    flows: &records,
+                    warnings: &self.warnings,
+                    summary: self.summary,
+                };
+                json::write_document(&mut *self.out, &doc)?;
+            }
+            Format::Table | Format::Markdown => {
+                let view = RunView {
+                    profile: &self.profile_record,
+                    inputs: &self.inputs,
+                    flows: &self.listed,
+                    warnings: &self.warnings,
+                    summary: &self.summary,
+                    remedies: &self.remedies,
+                    only: self.opts.only,
+                    color: self.opts.color,
+                };
+                if self.opts.format == Format::Markdown {
+                    markdown::write(&mut *self.out, &view)?;
+                } else if self.opts.streaming {
+                    table::write_streaming_end(&mut *self.out, &view)?;
+                } else {
+                    table::write(&mut *self.out, &view)?;
+                }
+            }
+        }
         self.out.flush()?;
-        Ok(self.totals)
+        Ok(totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixture::FlowBuilder;
+    use crate::checks::judge;
+    use std::sync::{Arc, Mutex};
+
+    /// A `Write` the test can read back after the reporter is done.
+    #[derive(Clone, Default)]
+    pub(crate) struct Shared(pub Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Shared {
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().map(|v| v.clone()).unwrap_or_default())
+                .unwrap_or_default()
+        }
+    }
+
+    pub(crate) fn render(
+        format: Format,
+        only: Only,
+        redact: bool,
+        flows: Vec<crate::facts::FlowFacts>,
+        p: &Profile,
+    ) -> (String, Totals) {
+        let buf = Shared::default();
+        let opts = ReportOptions {
+            format,
+            only,
+            redact,
+            color: false,
+            streaming: false,
+        };
+        let mut r = Reporter::new(opts, p, Box::new(buf.clone()));
+        for f in flows {
+            r.flow(judge(f, p)).expect("flow");
+        }
+        r.input(InputReport {
+            path: "fed.pcapng".into(),
+            format: "pcapng".into(),
+            link_types: vec!["ethernet".into()],
+            packets: 20,
+            bytes: 4000,
+            sha256: Some("00".repeat(32)),
+            ..InputReport::default()
+        })
+        .expect("input");
+        let totals = r.finish().expect("finish");
+        (buf.text(), totals)
+    }
+
+    fn failing() -> crate::facts::FlowFacts {
+        FlowBuilder::new()
+            .client_hello(4, crate::tls::model::TlsVersion::TLS12, &[0x009c])
+            .alert(crate::facts::Role::Server, 5, 2, 40)
+            .build()
+    }
+
+    #[test]
+    fn only_filters_listed_flows_but_summary_counts_all() {
+        let p = Profile::builtin();
+        let flows = vec![
+            FlowBuilder::new().federation_ok().build(),
+            failing(),
+            FlowBuilder::new().hellos_only().build(),
+        ];
+        let (out, totals) = render(Format::Jsonl, Only::Fail, false, flows.clone(), &p);
+        assert_eq!(
+            totals,
+            Totals {
+                flows: 3,
+                pass: 1,
+                fail: 1,
+                unknown: 1
+            }
+        );
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with(r#"{"type":"flow""#))
+                .count(),
+            1
+        );
+        let (out, _) = render(Format::Jsonl, Only::Unknown, false, flows.clone(), &p);
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with(r#"{"type":"flow""#))
+                .count(),
+            2
+        );
+        let (out, _) = render(Format::Jsonl, Only::All, false, flows, &p);
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with(r#"{"type":"flow""#))
+                .count(),
+            3
+        );
+        assert!(
+            out.lines().last().is_some_and(|l| l.starts_with(
+                r#"{"type":"summary","data":{"flows":3,"pass":1,"fail":1,"unknown":1"#
+            )),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn same_flows_render_the_same_bytes() {
+        let p = Profile::builtin();
+        let flows = vec![FlowBuilder::new().federation_ok().build(), failing()];
+        for format in [Format::Json, Format::Jsonl, Format::Table, Format::Markdown] {
+            let a = render(format, Only::All, true, flows.clone(), &p).0;
+            let b = render(format, Only::All, true, flows.clone(), &p).0;
+            assert_eq!(a, b, "{format:?}");
+        }
+    }
+
+    #[test]
+    fn remedies_are_deduplicated_with_flow_numbers() {
+        let mut rem = Remedies::default();
+        let p = Profile::builtin();
+        let mut r = Redactor::new(false);
+        let rec = FlowRecord::new(&judge(failing(), &p), &p, &mut r);
+        rem.add(2, &rec);
+        rem.add(5, &rec);
+        let items = rem.items();
+        assert!(!items.is_empty());
+        assert!(items.iter().all(|i| i.flows == vec![2, 5]));
     }
 }

@@ -13,14 +13,24 @@
 //! - `on_gap(dir, len, frame)`: `len` bytes of `dir` were never seen.
 //! - `finish()` consumes the state and returns the facts.
 
+pub mod cert;
+pub mod decrypt;
+pub mod handshake;
 pub mod model;
+pub mod records;
+mod session;
+pub mod sniff;
+pub mod sslv2;
+pub mod suites;
+
+pub use session::{MAX_ALERTS, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES, MAX_NOTES};
 
 use crate::capture::Timestamp;
 use crate::decode::Dir;
 use model::TlsFacts;
 
 /// Limits of the TLS stage (R2): each has a reason in its doc.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TlsLimits {
     /// Largest handshake message buffered (bytes). Certificate chains in the
     /// wild stay under 64 KiB; 2^24 is the protocol maximum, too much to hold per flow.
@@ -39,40 +49,63 @@ impl Default for TlsLimits {
 }
 
 /// Per-flow TLS decoder state.
+///
+/// ```
+/// use tlsaudit::capture::Timestamp;
+/// use tlsaudit::decode::Dir;
+/// use tlsaudit::tls::{TlsFlow, TlsLimits};
+///
+/// let mut flow = TlsFlow::new(TlsLimits::default());
+/// // A fatal handshake_failure alert in the clear from the server.
+/// flow.on_data(Dir::BA, &[21, 3, 1, 0, 2, 2, 40], 7, Timestamp::default());
+/// let facts = flow.finish();
+/// assert!(facts.saw_tls);
+/// assert_eq!(facts.alerts[0].description, Some(40));
+/// ```
 #[derive(Debug, Default)]
 pub struct TlsFlow {
-    facts: TlsFacts,
+    session: session::Session,
 }
 
 impl TlsFlow {
-    pub fn new(_limits: TlsLimits) -> Self {
-        TlsFlow::default()
+    pub fn new(limits: TlsLimits) -> Self {
+        TlsFlow {
+            session: session::Session::new(limits),
+        }
     }
 
     /// New in-order bytes of one direction from one TCP segment.
-    pub fn on_data(&mut self, _dir: Dir, _data: &[u8], _frame: u64, _ts: Timestamp) {}
-
-    /// `len` bytes of `dir` are missing before the next `on_data` of that direction.
-    pub fn on_gap(&mut self, _dir: Dir, _len: u64, _frame: u64) {}
-
-    /// False once the TLS stage no longer needs payload bytes for `dir`
-    /// beyond record headers (after the handshake): the reassembler may then
-    /// stop buffering out-of-order data for it and report gaps instead.
-    pub fn wants_payload(&self, _dir: Dir) -> bool {
-        true
+    pub fn on_data(&mut self, dir: Dir, data: &[u8], frame: u64, ts: Timestamp) {
+        self.session.on_data(dir, data, frame, ts);
     }
 
-    /// The handshake completed and application data flowed both ways (or an
-    /// alert ended it): the verdict will not change any more (live mode).
+    /// `len` bytes of `dir` are missing before the next `on_data` of that direction.
+    pub fn on_gap(&mut self, dir: Dir, len: u64, frame: u64) {
+        self.session.on_gap(dir, len, frame);
+    }
+
+    /// False once the TLS stage no longer needs payload bytes for `dir`
+    /// beyond record headers (after that side's Finished; TLS 1.3: after its
+    /// first protected record): the reassembler may then stop buffering
+    /// out-of-order data for it and report gaps instead.
+    pub fn wants_payload(&self, dir: Dir) -> bool {
+        self.session.wants_payload(dir)
+    }
+
+    /// The handshake completed and application data flowed both ways (or a
+    /// fatal alert in the clear ended it): the verdict will not change any more (live mode).
     pub fn is_settled(&self) -> bool {
-        false
+        self.session.is_settled()
     }
 
     pub fn facts(&self) -> &TlsFacts {
-        &self.facts
+        self.session.facts()
     }
 
     pub fn finish(self) -> TlsFacts {
-        self.facts
+        self.session.finish()
     }
 }
+
+#[cfg(test)]
+mod tests;

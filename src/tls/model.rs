@@ -163,6 +163,10 @@ pub struct CertFacts {
     pub sha256: String,
     /// Set when x509-parser could not decode the DER: the reason. Other fields then empty.
     pub parse_error: Option<String>,
+    /// Set when only a prefix of the DER was kept (the message exceeded the
+    /// handshake limit): fields up to the public key are decoded, extensions
+    /// (SAN, EKU), signature algorithm and `sha256` are not. Says what is missing.
+    pub partial: Option<String>,
 }
 
 /// A Certificate handshake message as sent by one side.
@@ -242,6 +246,10 @@ pub struct DirectionFacts {
     pub handshake_messages: Vec<String>,
     /// Last plaintext handshake message name and its frame.
     pub last_handshake: Option<(String, FrameNo)>,
+    /// The direction's bytes did not start at a record boundary (capture began
+    /// mid-connection): the walk found its first record by resynchronising,
+    /// or the first record was already application data.
+    pub midstream: bool,
     pub first_frame: Option<FrameNo>,
     pub last_ts: Option<Timestamp>,
 }
@@ -281,6 +289,11 @@ pub struct TlsFacts {
     pub renegotiation_frame: Option<FrameNo>,
     /// Encrypt-then-MAC negotiated (both hellos carry the extension).
     pub encrypt_then_mac: bool,
+    /// Extended master secret negotiated (both hellos carry the extension).
+    pub extended_master_secret: bool,
+    /// Cleartext that preceded TLS on this flow (STARTTLS-style upgrade:
+    /// SMTP, FTP, HTTP CONNECT, …): what it looked like and where it started.
+    pub cleartext_prefix: Option<NotTlsFacts>,
     pub per_dir: [DirectionFacts; 2],
     /// Parse problems (damaged handshake, oversized message, …) with their frames.
     pub notes: Vec<String>,

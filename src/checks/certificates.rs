@@ -1,0 +1,640 @@
+//! §3.4 Server / client certificate CN, and the extra certificate findings
+//! (expired at capture time, missing EKU, CN only via SAN, client issuer not
+//! among the CAs the server asked for).
+//!
+//! The leaf is the first certificate of that side's Certificate message. A
+//! subject with several CNs passes if any matches, and the reason says so.
+//! SANs are reported but never replace the CN: the guide matches the CN.
+
+use crate::facts::{FlowFacts, Role};
+use crate::profile::{ClientCertPolicy, Profile};
+use crate::tls::model::CertFacts;
+
+use super::handshake::{date, missing_eku};
+use super::{remedies, CheckResult, Finding, FindingKind, SeenChain, Verdict};
+
+/// The chain the CN check of `role` uses: this flow's, else (resumed) the
+/// earlier full handshake's.
+pub(super) fn chain_for(f: &FlowFacts, role: Role) -> Option<SeenChain> {
+    let own = match role {
+        Role::Server => f.tls.server_certificates.as_ref(),
+        Role::Client => f.tls.client_certificates.as_ref(),
+    };
+    if let Some(c) = own {
+        return Some(SeenChain {
+            chain: c.clone(),
+            from_flow_frame: None,
+        });
+    }
+    if f.tls.resumed != Some(true) {
+        return None;
+    }
+    let prior = f.resumed_from.as_ref()?;
+    let c = match role {
+        Role::Server => prior.server_certificates.as_ref(),
+        Role::Client => prior.client_certificates.as_ref(),
+    }?;
+    Some(SeenChain {
+        chain: c.clone(),
+        from_flow_frame: Some(prior.first_frame),
+    })
+}
+
+fn is_tls13(f: &FlowFacts) -> bool {
+    f.tls.negotiated_version.is_some_and(|v| v.is_tls13())
+}
+
+/// Whether `name` appears in a handshake message list (decoders spell them
+/// `client_key_exchange`, `ClientKeyExchange`, …).
+fn sent(f: &FlowFacts, role: Role, name: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    let want = norm(name);
+    f.tls_dir(role)
+        .handshake_messages
+        .iter()
+        .any(|m| norm(m) == want)
+}
+
+fn cn_list(c: &CertFacts) -> String {
+    c.subject_cn.join(", ")
+}
+
+fn dns_sans(c: &CertFacts) -> impl Iterator<Item = &str> {
+    c.san.iter().filter_map(|s| s.strip_prefix("DNS:"))
+}
+
+pub(super) fn server_cn(
+    f: &FlowFacts,
+    p: &Profile,
+    chain: Option<&SeenChain>,
+    findings: &mut Vec<Finding>,
+) -> CheckResult {
+    cn_check(f, p, Role::Server, chain, findings)
+}
+
+pub(super) fn client_cn(
+    f: &FlowFacts,
+    p: &Profile,
+    chain: Option<&SeenChain>,
+    findings: &mut Vec<Finding>,
+) -> CheckResult {
+    cn_check(f, p, Role::Client, chain, findings)
+}
+
+fn cn_check(
+    f: &FlowFacts,
+    p: &Profile,
+    role: Role,
+    chain: Option<&SeenChain>,
+    findings: &mut Vec<Finding>,
+) -> CheckResult {
+    let expected = match role {
+        Role::Server => &p.peers.server_cn,
+        Role::Client => &p.peers.client_cn,
+    };
+    let who = role.name();
+    let remedy = match role {
+        Role::Server => remedies::SERVER_CN,
+        Role::Client => remedies::CLIENT_CN,
+    };
+    let key = match role {
+        Role::Server => "server_cn",
+        Role::Client => "client_cn",
+    };
+    let required = role == Role::Client && p.tls.client_certificate == ClientCertPolicy::Required;
+    let unconfigured = expected.is_empty();
+    // With no expected names, a missing certificate is only a failure when mutual TLS is required.
+    let empty_verdict = |missing_fails: bool| {
+        if missing_fails {
+            Verdict::Fail
+        } else if unconfigured || role == Role::Client {
+            Verdict::Skipped
+        } else {
+            Verdict::Fail
+        }
+    };
+
+    let Some(seen) = chain else {
+        return missing_chain(f, role, required, expected);
+    };
+    let via = seen
+        .from_flow_frame
+        .map(|fr| {
+            format!(
+                " (resumed session: from the full handshake of the flow starting at frame {fr})"
+            )
+        })
+        .unwrap_or_default();
+    let frames = [seen.chain.frame];
+    let Some(leaf) = seen.chain.certs.first() else {
+        let v = empty_verdict(required);
+        let mut r = CheckResult::new(
+            v,
+            format!(
+                "The {who} sent an empty Certificate message (frame {}){via}.",
+                seen.chain.frame
+            ),
+        )
+        .expected(expected.clone())
+        .observed("empty Certificate")
+        .frames(frames);
+        if v == Verdict::Fail {
+            r = r.remedy(if role == Role::Client {
+                remedies::CLIENT_CERT_MISSING
+            } else {
+                remedies::CERT_REJECTED
+            });
+        }
+        return r;
+    };
+    if let Some(e) = &leaf.parse_error {
+        return CheckResult::new(
+            Verdict::Unknown,
+            format!(
+                "The {who}'s certificate (frame {}) could not be decoded: {e}.",
+                seen.chain.frame
+            ),
+        )
+        .expected(expected.clone())
+        .frames(frames);
+    }
+    let observed = if leaf.subject_cn.is_empty() {
+        None
+    } else {
+        Some(cn_list(leaf))
+    };
+    if unconfigured {
+        let shown = observed
+            .as_deref()
+            .map_or_else(|| "no CN".to_string(), |o| format!("CN {o}"));
+        return CheckResult::new(
+            Verdict::Skipped,
+            format!(
+                "No expected {who} CN configured (profile [peers] {key} or --{}); the certificate shows {shown}{via}.",
+                key.replace('_', "-")
+            ),
+        )
+        .observed_opt(observed)
+        .frames(frames);
+    }
+    let m = p.peers.match_mode;
+    let matching: Vec<&String> = leaf
+        .subject_cn
+        .iter()
+        .filter(|cn| expected.iter().any(|e| m.matches(e, cn)))
+        .collect();
+    if let Some(hit) = matching.first() {
+        let several = if leaf.subject_cn.len() > 1 {
+            format!(
+                "the subject has {} CNs ({}) and {hit} matches",
+                leaf.subject_cn.len(),
+                cn_list(leaf)
+            )
+        } else {
+            format!("the {who} certificate's CN {hit} matches")
+        };
+        return CheckResult::new(
+            Verdict::Pass,
+            format!("{}{via} ({} comparison).", capitalise(&several), m.name()),
+        )
+        .expected(expected.clone())
+        .observed_opt(observed)
+        .frames(frames);
+    }
+    let san_hit = dns_sans(leaf).find(|s| expected.iter().any(|e| m.matches(e, s)));
+    let mut reason = match &observed {
+        Some(o) => format!(
+            "The {who} certificate's CN is {o}, not {}",
+            expected.join(" or ")
+        ),
+        None => format!(
+            "The {who} certificate has no subject CN (expected {})",
+            expected.join(" or ")
+        ),
+    };
+    if let Some(san) = san_hit {
+        reason.push_str(&format!(
+            "; {san} appears only in the SAN, which the guide does not match"
+        ));
+        findings.push(Finding {
+            kind: FindingKind::CnMatchesOnlyViaSan,
+            role: Some(role),
+            message: format!(
+                "the expected {who} name {san} matches only via the SAN, not the subject CN the guide matches"
+            ),
+            frames: vec![seen.chain.frame],
+        });
+    }
+    reason.push_str(&via);
+    reason.push('.');
+    CheckResult::new(Verdict::Fail, reason)
+        .expected(expected.clone())
+        .observed_opt(observed)
+        .frames(frames)
+        .remedy(remedy)
+}
+
+/// No Certificate message of `role` was seen.
+fn missing_chain(f: &FlowFacts, role: Role, required: bool, expected: &[String]) -> CheckResult {
+    let who = role.name();
+    let exp = expected.to_vec();
+    let unknown_or_skip = |reason: String| {
+        // Nothing to check against and nothing required: the check does not apply.
+        let v = if expected.is_empty() && !(role == Role::Client && required) {
+            Verdict::Skipped
+        } else {
+            Verdict::Unknown
+        };
+        CheckResult::new(v, reason).expected(exp.clone())
+    };
+    if f.tls.resumed == Some(true) {
+        return unknown_or_skip(
+            "Resumed: certificate was in the original handshake, which is not in this input."
+                .into(),
+        )
+        .observed("resumed");
+    }
+    if is_tls13(f) {
+        return unknown_or_skip(format!(
+            "TLS 1.3: the {who}'s certificate is encrypted and cannot be read without keys."
+        ))
+        .observed("encrypted (TLS 1.3)");
+    }
+    if role == Role::Client {
+        let proceeded = sent(f, Role::Client, "client_key_exchange")
+            || f.tls_dir(Role::Client).change_cipher_spec.is_some();
+        let server_done = sent(f, Role::Server, "server_hello_done");
+        match (&f.tls.certificate_request, proceeded) {
+            (Some(req), true) => {
+                let reason = format!(
+                    "The client sent no Certificate message although the server requested one (frame {}).",
+                    req.frame
+                );
+                return if required {
+                    CheckResult::new(Verdict::Fail, reason)
+                        .expected(exp)
+                        .observed("no certificate")
+                        .frames([req.frame])
+                        .remedy(remedies::CLIENT_CERT_MISSING)
+                } else {
+                    unknown_or_skip(reason)
+                };
+            }
+            (None, _) if server_done || proceeded => {
+                let reason = "The server did not request a client certificate (no CertificateRequest), so the client presented none.".to_string();
+                let frames = f.tls.server_hello.iter().map(|s| s.frame);
+                return if required {
+                    CheckResult::new(Verdict::Fail, format!("{} Mutual TLS is required.", reason))
+                        .expected(exp)
+                        .observed("not requested")
+                        .frames(frames)
+                        .remedy(remedies::SERVER_NO_CERT_REQUEST)
+                } else {
+                    unknown_or_skip(reason)
+                };
+            }
+            _ => {}
+        }
+    }
+    let reason = if f.tls.server_hello.is_none() {
+        format!("No {who} certificate seen: the handshake did not get that far in the capture.")
+    } else {
+        format!("No {who} Certificate message seen.")
+    };
+    unknown_or_skip(reason)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// DN comparison that ignores case and spacing (`CN=A, O=B` == `cn=a,o=b`).
+fn dn_eq(a: &str, b: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+/// Extra findings about the certificates used (spec §3.4 "also report").
+pub(super) fn findings(
+    f: &FlowFacts,
+    server: Option<&SeenChain>,
+    client: Option<&SeenChain>,
+    out: &mut Vec<Finding>,
+) {
+    let at = f.first_seen.secs;
+    for (role, seen) in [(Role::Server, server), (Role::Client, client)] {
+        let Some(seen) = seen else { continue };
+        let Some(leaf) = seen.chain.certs.first() else {
+            continue;
+        };
+        let frames = vec![seen.chain.frame];
+        let who = role.name();
+        if let Some(e) = &leaf.parse_error {
+            out.push(Finding {
+                kind: FindingKind::CertificateUndecodable,
+                role: Some(role),
+                message: format!("the {who} certificate could not be decoded: {e}"),
+                frames,
+            });
+            continue;
+        }
+        if let Some(na) = leaf.not_after.filter(|&na| at > na) {
+            out.push(Finding {
+                kind: FindingKind::CertificateExpired,
+                role: Some(role),
+                message: format!(
+                    "the {who} certificate (CN {}) expired on {} , before the capture",
+                    cn_list(leaf),
+                    date(na)
+                )
+                .replace(" ,", ","),
+                frames: frames.clone(),
+            });
+        }
+        if let Some(nb) = leaf.not_before.filter(|&nb| at < nb) {
+            out.push(Finding {
+                kind: FindingKind::CertificateNotYetValid,
+                role: Some(role),
+                message: format!(
+                    "the {who} certificate (CN {}) is not valid before {}",
+                    cn_list(leaf),
+                    date(nb)
+                ),
+                frames: frames.clone(),
+            });
+        }
+        if let Some(missing) = missing_eku(leaf, role) {
+            let kind = match role {
+                Role::Server => FindingKind::ServerCertificateWithoutServerAuth,
+                Role::Client => FindingKind::ClientCertificateWithoutClientAuth,
+            };
+            let eku = leaf.eku.as_deref().unwrap_or_default().join(", ");
+            out.push(Finding {
+                kind,
+                role: Some(role),
+                message: format!(
+                    "the {who} certificate's extended key usage ({eku}) lacks {missing}; the guide's request asks for 1.3.6.1.5.5.7.3.1,1.3.6.1.5.5.7.3.2 (Submit certificate request on CA server, Step 9)"
+                ),
+                frames: frames.clone(),
+            });
+        }
+        if role == Role::Client {
+            if let Some(req) = f
+                .tls
+                .certificate_request
+                .as_ref()
+                .filter(|r| !r.ca_names.is_empty())
+            {
+                if !req.ca_names.iter().any(|ca| dn_eq(ca, &leaf.issuer)) {
+                    out.push(Finding {
+                        kind: FindingKind::ClientIssuerNotRequested,
+                        role: Some(role),
+                        message: format!(
+                            "the client certificate's issuer ({}) is not among the {} CA name(s) the server's CertificateRequest lists",
+                            leaf.issuer,
+                            req.ca_names.len()
+                        ),
+                        frames: vec![req.frame, seen.chain.frame],
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{cert, FlowBuilder, CAPTURE_TIME};
+    use super::super::judge;
+    use super::*;
+    use crate::tls::model::TlsVersion;
+
+    fn profile() -> Profile {
+        let mut p = Profile::builtin();
+        p.set_server_cn(vec!["imp.example.com".into()]);
+        p.set_client_cn(vec!["ocs.example.com".into()]);
+        p
+    }
+
+    #[test]
+    fn matching_cns_pass_case_insensitively() {
+        let f = FlowBuilder::new()
+            .hellos_only()
+            .server_cert(6, &["IMP.Example.com"])
+            .client_cert(8, &["ocs.example.com"])
+            .build();
+        let j = judge(f, &profile());
+        assert_eq!(j.checks.server_cn.verdict, Verdict::Pass);
+        assert_eq!(j.checks.server_cn.frames, vec![6]);
+        assert_eq!(j.checks.client_cn.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn several_cns_are_all_reported_and_pass_if_any_matches() {
+        let f = FlowBuilder::new()
+            .federation_ok()
+            .server_cert(6, &["cup.example.com", "imp.example.com"])
+            .build();
+        let j = judge(f, &profile());
+        let c = &j.checks.server_cn;
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert_eq!(
+            c.observed.as_deref(),
+            Some("cup.example.com, imp.example.com")
+        );
+        assert!(c.reason.contains("has 2 CNs"), "{}", c.reason);
+    }
+
+    #[test]
+    fn cn_only_in_san_fails_and_is_a_finding() {
+        let mut leaf = cert(&["IMP-01"]);
+        leaf.san = vec!["DNS:imp.example.com".into()];
+        let f = FlowBuilder::new()
+            .federation_ok()
+            .server_chain(6, vec![leaf])
+            .build();
+        let j = judge(f, &profile());
+        assert_eq!(j.checks.server_cn.verdict, Verdict::Fail);
+        assert!(j.checks.server_cn.reason.contains("only in the SAN"));
+        assert_eq!(
+            j.checks.server_cn.remedy.as_deref(),
+            Some(remedies::SERVER_CN)
+        );
+        assert!(j
+            .findings
+            .iter()
+            .any(|x| x.kind == FindingKind::CnMatchesOnlyViaSan));
+    }
+
+    #[test]
+    fn unconfigured_cn_is_skipped_but_observed() {
+        let j = judge(
+            FlowBuilder::new().federation_ok().build(),
+            &Profile::builtin(),
+        );
+        assert_eq!(j.checks.client_cn.verdict, Verdict::Skipped);
+        assert_eq!(
+            j.checks.client_cn.observed.as_deref(),
+            Some("ocs.example.com")
+        );
+        assert!(j.checks.client_cn.reason.contains("--client-cn"));
+    }
+
+    #[test]
+    fn tls13_without_certificates_is_unknown() {
+        let f = FlowBuilder::new()
+            .client_hello(4, TlsVersion::TLS12, &[0x1301])
+            .server_hello(5, TlsVersion::TLS12, 0x1301)
+            .with(|f| f.tls.negotiated_version = Some(TlsVersion::TLS13))
+            .build();
+        let j = judge(f, &profile());
+        assert_eq!(j.checks.server_cn.verdict, Verdict::Unknown);
+        assert!(j.checks.server_cn.reason.starts_with("TLS 1.3"));
+        assert_eq!(j.checks.client_cn.verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn resumed_without_prior_flow_is_unknown() {
+        let j = judge(FlowBuilder::new().resumed().build(), &profile());
+        assert_eq!(j.checks.server_cn.verdict, Verdict::Unknown);
+        assert_eq!(
+            j.checks.server_cn.reason,
+            "Resumed: certificate was in the original handshake, which is not in this input."
+        );
+    }
+
+    #[test]
+    fn resumed_with_prior_flow_uses_its_certificates_and_names_it() {
+        let f = FlowBuilder::new()
+            .first_frame(40)
+            .resumed()
+            .resumed_from(1, &["imp.example.com"], &["ocs.example.com"])
+            .build();
+        let j = judge(f, &profile());
+        assert_eq!(j.checks.server_cn.verdict, Verdict::Pass);
+        assert!(
+            j.checks
+                .server_cn
+                .reason
+                .contains("flow starting at frame 1"),
+            "{}",
+            j.checks.server_cn.reason
+        );
+        assert_eq!(j.checks.client_cn.verdict, Verdict::Pass);
+        assert_eq!(
+            j.server_certificate
+                .as_ref()
+                .and_then(|s| s.from_flow_frame),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn empty_client_certificate_fails_when_required() {
+        let f = FlowBuilder::new()
+            .hellos_only()
+            .server_cert(6, &["imp.example.com"])
+            .cert_request(6, &[])
+            .client_chain(8, vec![])
+            .build();
+        let j = judge(f.clone(), &Profile::builtin());
+        assert_eq!(j.checks.client_cn.verdict, Verdict::Fail);
+        assert_eq!(
+            j.checks.client_cn.observed.as_deref(),
+            Some("empty Certificate")
+        );
+        assert_eq!(
+            j.checks.client_cn.remedy.as_deref(),
+            Some(remedies::CLIENT_CERT_MISSING)
+        );
+        let mut optional = Profile::builtin();
+        optional.tls.client_certificate = ClientCertPolicy::Optional;
+        assert_eq!(
+            judge(f, &optional).checks.client_cn.verdict,
+            Verdict::Skipped
+        );
+    }
+
+    #[test]
+    fn missing_client_certificate_though_requested_fails() {
+        let f = FlowBuilder::new()
+            .hellos_only()
+            .server_cert(6, &["imp.example.com"])
+            .cert_request(6, &[])
+            .client_key_exchange(8)
+            .build();
+        let j = judge(f, &Profile::builtin());
+        assert_eq!(j.checks.client_cn.verdict, Verdict::Fail);
+        assert_eq!(j.checks.client_cn.frames, vec![6]);
+    }
+
+    #[test]
+    fn no_certificate_request_fails_mutual_tls() {
+        let f = FlowBuilder::new()
+            .hellos_only()
+            .server_cert(6, &["imp.example.com"])
+            .client_key_exchange(7)
+            .build();
+        let j = judge(f, &Profile::builtin());
+        assert_eq!(j.checks.client_cn.verdict, Verdict::Fail);
+        assert_eq!(
+            j.checks.client_cn.remedy.as_deref(),
+            Some(remedies::SERVER_NO_CERT_REQUEST)
+        );
+    }
+
+    #[test]
+    fn certificate_findings_expired_eku_and_issuer() {
+        let mut client = cert(&["ocs.example.com"]);
+        client.not_after = Some(CAPTURE_TIME - 10);
+        client.eku = Some(vec!["serverAuth".into()]);
+        client.issuer = "CN=Other CA".into();
+        let f = FlowBuilder::new()
+            .federation_ok()
+            .cert_request(6, &["CN=Example Issuing CA, O=Example"])
+            .client_chain(8, vec![client])
+            .build();
+        let j = judge(f, &profile());
+        let kinds: Vec<FindingKind> = j.findings.iter().map(|x| x.kind).collect();
+        assert!(
+            kinds.contains(&FindingKind::CertificateExpired),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.contains(&FindingKind::ClientCertificateWithoutClientAuth),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.contains(&FindingKind::ClientIssuerNotRequested),
+            "{kinds:?}"
+        );
+        assert!(!kinds.contains(&FindingKind::ServerCertificateWithoutServerAuth));
+    }
+
+    #[test]
+    fn issuer_in_request_list_is_not_a_finding() {
+        let f = FlowBuilder::new()
+            .federation_ok()
+            .cert_request(6, &["cn=example issuing ca,o=example"])
+            .build();
+        let j = judge(f, &profile());
+        assert!(j
+            .findings
+            .iter()
+            .all(|x| x.kind != FindingKind::ClientIssuerNotRequested));
+    }
+}

@@ -1,0 +1,446 @@
+//! §3.3 Empty fragments: the evidence ladder, strongest first, judged per
+//! direction and combined:
+//!
+//! 1. decrypted (`--keylog`): empty plaintext → fail, none → pass (exact);
+//! 2. an application-data record of length 0 → fail;
+//! 3. a minimal-size record followed by another record of the same direction
+//!    in the same TCP segment → fail (1/n-1 splitting looks alike);
+//! 4. minimal-size records followed in a later segment → unknown;
+//! 5. lone minimal-size records → not evidence (pass).
+//!
+//! No application data → unknown; AEAD, stream and TLS 1.3 suites cannot
+//! carry them → pass once application data is seen.
+
+use serde::Serialize;
+
+use crate::facts::{FlowFacts, Role};
+use crate::profile::suites::{self, SuiteKind};
+use crate::profile::{EmptyFragmentsPolicy, Profile};
+use crate::tls::model::{AppDataStats, FrameNo};
+
+use super::{remedies, CheckResult, Verdict};
+
+/// Evidence frames listed per rung (the decoder caps its own lists too).
+const MAX_FRAMES_PER_RUNG: usize = 8;
+
+/// What one direction shows, strongest evidence first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "rung", rename_all = "kebab-case")]
+pub enum DirectionEvidence {
+    NoApplicationData,
+    Decrypted {
+        empty: u64,
+    },
+    ZeroLength {
+        records: u64,
+    },
+    SameSegment {
+        records: u64,
+    },
+    LaterSegment {
+        records: u64,
+    },
+    /// Application data seen, no empty fragment evidence (lone minimal records are not evidence).
+    Clean {
+        lone_minimal: u64,
+    },
+    /// Suite cannot carry them (AEAD, stream, TLS 1.3).
+    NotBlockCipher,
+    /// Block cipher but the minimal record size is not known (suite not seen).
+    SuiteUnknown,
+}
+
+impl DirectionEvidence {
+    fn verdict(&self) -> Verdict {
+        match self {
+            DirectionEvidence::Decrypted { empty } if *empty > 0 => Verdict::Fail,
+            DirectionEvidence::ZeroLength { .. } | DirectionEvidence::SameSegment { .. } => {
+                Verdict::Fail
+            }
+            DirectionEvidence::NoApplicationData
+            | DirectionEvidence::LaterSegment { .. }
+            | DirectionEvidence::SuiteUnknown => Verdict::Unknown,
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// Empty fragments this evidence counts: exact when decrypted, else the
+    /// candidate records of the strongest rung (later-segment candidates are
+    /// counted too, and the summary marks them `wire-ambiguous`: a count of 0
+    /// beside an `unknown` verdict would read as "none seen").
+    fn count(&self) -> u64 {
+        match self {
+            DirectionEvidence::Decrypted { empty } => *empty,
+            DirectionEvidence::ZeroLength { records }
+            | DirectionEvidence::SameSegment { records }
+            | DirectionEvidence::LaterSegment { records } => *records,
+            _ => 0,
+        }
+    }
+
+    fn ambiguous(&self) -> bool {
+        matches!(self, DirectionEvidence::LaterSegment { .. })
+    }
+}
+
+/// The `empty_fragments` object of a flow report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmptyFragmentSummary {
+    /// Empty fragments counted from the client / server (see `evidence`).
+    pub client: u64,
+    pub server: u64,
+    /// `decrypted` (exact), `wire` (record sizes and segments), `wire-ambiguous`
+    /// (minimal records followed in a later segment: empty fragment or 1/n-1
+    /// split), or `none` (no application data).
+    pub evidence: &'static str,
+    pub client_detail: DirectionEvidence,
+    pub server_detail: DirectionEvidence,
+}
+
+fn evidence(f: &FlowFacts, role: Role) -> DirectionEvidence {
+    let s: &AppDataStats = &f.tls_dir(role).app_data;
+    if s.records == 0 {
+        return DirectionEvidence::NoApplicationData;
+    }
+    if let Some(empty) = s.decrypted_empty_records {
+        return DirectionEvidence::Decrypted { empty };
+    }
+    if s.zero_length_records > 0 {
+        return DirectionEvidence::ZeroLength {
+            records: s.zero_length_records,
+        };
+    }
+    let tls13 = f.tls.negotiated_version.is_some_and(|v| v.is_tls13());
+    let kind = f.tls.cipher_suite.and_then(suites::kind);
+    if tls13 || matches!(kind, Some(SuiteKind::Aead | SuiteKind::Stream)) {
+        return DirectionEvidence::NotBlockCipher;
+    }
+    if s.minimal_len.is_none() {
+        return DirectionEvidence::SuiteUnknown;
+    }
+    if s.minimal_then_same_segment > 0 {
+        return DirectionEvidence::SameSegment {
+            records: s.minimal_then_same_segment,
+        };
+    }
+    if s.minimal_then_later_segment > 0 {
+        return DirectionEvidence::LaterSegment {
+            records: s.minimal_then_later_segment,
+        };
+    }
+    DirectionEvidence::Clean {
+        lone_minimal: s.minimal_records,
+    }
+}
+
+fn frames_of(f: &FlowFacts, role: Role, ev: &DirectionEvidence) -> Vec<FrameNo> {
+    let s = &f.tls_dir(role).app_data;
+    let list = match ev {
+        DirectionEvidence::Decrypted { .. } => &s.decrypted_empty_frames,
+        DirectionEvidence::ZeroLength { .. } => &s.zero_length_frames,
+        DirectionEvidence::SameSegment { .. } => &s.same_segment_frames,
+        DirectionEvidence::LaterSegment { .. } => &s.later_segment_frames,
+        _ => return Vec::new(),
+    };
+    list.iter().copied().take(MAX_FRAMES_PER_RUNG).collect()
+}
+
+fn describe(role: Role, ev: &DirectionEvidence, min: Option<u16>) -> String {
+    let who = role.name();
+    let min = min.map(|m| format!(" ({m}-byte)")).unwrap_or_default();
+    match ev {
+        DirectionEvidence::NoApplicationData => format!("the {who} sent no application data"),
+        DirectionEvidence::Decrypted { empty: 0 } => {
+            format!("decrypted: the {who} sent no empty records")
+        }
+        DirectionEvidence::Decrypted { empty } => {
+            format!("decrypted: the {who} sent {empty} record(s) with empty plaintext")
+        }
+        DirectionEvidence::ZeroLength { records } => {
+            format!("the {who} sent {records} application-data record(s) of length 0")
+        }
+        DirectionEvidence::SameSegment { records } => format!(
+            "the {who} sent {records} minimal-size{min} record(s) each followed by another record in the same TCP segment, the way empty fragments are written (1/n-1 record splitting looks alike; --keylog confirms)"
+        ),
+        DirectionEvidence::LaterSegment { records } => format!(
+            "the {who} sent {records} minimal-size{min} record(s) followed by data in a later segment: an empty fragment or 1/n-1 record splitting, which cannot be told apart without keys (--keylog)"
+        ),
+        DirectionEvidence::Clean { lone_minimal: 0 } => {
+            format!("the {who}'s application data shows no empty fragments")
+        }
+        DirectionEvidence::Clean { lone_minimal } => format!(
+            "the {who}'s application data shows no empty fragments ({lone_minimal} lone minimal-size record(s) are not evidence)"
+        ),
+        DirectionEvidence::NotBlockCipher => format!("the {who} uses a suite that cannot carry empty fragments"),
+        DirectionEvidence::SuiteUnknown => {
+            format!("the {who}'s suite is not known, so its minimal record size is not either")
+        }
+    }
+}
+
+pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSummary) {
+    let c = evidence(f, Role::Client);
+    let s = evidence(f, Role::Server);
+    let summary = EmptyFragmentSummary {
+        client: c.count(),
+        server: s.count(),
+        evidence: if matches!(c, DirectionEvidence::Decrypted { .. })
+            || matches!(s, DirectionEvidence::Decrypted { .. })
+        {
+            "decrypted"
+        } else if c == DirectionEvidence::NoApplicationData
+            && s == DirectionEvidence::NoApplicationData
+        {
+            "none"
+        } else if c.ambiguous() || s.ambiguous() {
+            "wire-ambiguous"
+        } else {
+            "wire"
+        },
+        client_detail: c.clone(),
+        server_detail: s.clone(),
+    };
+    let side = |n: u64, e: &DirectionEvidence| {
+        if e.ambiguous() {
+            format!("{n} (empty fragment or 1/n-1 split)")
+        } else {
+            n.to_string()
+        }
+    };
+    let observed = format!(
+        "client {}, server {}",
+        side(summary.client, &c),
+        side(summary.server, &s)
+    );
+    let expected = vec![p.tls.empty_fragments.name().to_string()];
+    let min_c = f.tls_dir(Role::Client).app_data.minimal_len;
+    let min_s = f.tls_dir(Role::Server).app_data.minimal_len;
+
+    let aead_seen = [&c, &s]
+        .iter()
+        .any(|e| **e == DirectionEvidence::NotBlockCipher);
+    let (verdict, parts, frames): (Verdict, Vec<String>, Vec<FrameNo>) = if aead_seen
+        && [&c, &s].iter().all(|e| {
+            matches!(
+                e,
+                DirectionEvidence::NotBlockCipher | DirectionEvidence::NoApplicationData
+            )
+        }) {
+        // The suite settles it for both directions once any application data is seen.
+        let suite = f
+            .tls
+            .cipher_suite
+            .map(suites::display)
+            .unwrap_or_else(|| "TLS 1.3".into());
+        (
+            Verdict::Pass,
+            vec![format!(
+                "{suite} cannot carry empty fragments and application data was seen"
+            )],
+            Vec::new(),
+        )
+    } else {
+        let vc = c.verdict();
+        let vs = s.verdict();
+        let verdict = vc.max(vs);
+        let mut parts = Vec::new();
+        let mut frames = Vec::new();
+        // Name the directions that decide the verdict first.
+        for (role, ev, v, min) in [(Role::Client, &c, vc, min_c), (Role::Server, &s, vs, min_s)] {
+            if v == verdict {
+                parts.push(describe(role, ev, min));
+                frames.extend(frames_of(f, role, ev));
+            }
+        }
+        for (role, ev, v, min) in [(Role::Client, &c, vc, min_c), (Role::Server, &s, vs, min_s)] {
+            if v != verdict {
+                parts.push(describe(role, ev, min));
+            }
+        }
+        (verdict, parts, frames)
+    };
+
+    let reason = format!("{}.", capitalise_first(&parts.join("; ")));
+    let mut result = CheckResult::new(verdict, reason)
+        .expected(expected)
+        .observed(observed)
+        .frames(frames);
+    if p.tls.empty_fragments == EmptyFragmentsPolicy::Allowed {
+        result.verdict = Verdict::Skipped;
+        result.reason = format!("The profile allows empty fragments. {}", result.reason);
+    } else if verdict == Verdict::Fail {
+        result = result.remedy(remedies::IMP_EMPTY_FRAGMENTS);
+    }
+    (result, summary)
+}
+
+fn capitalise_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::FlowBuilder;
+    use super::*;
+    use crate::tls::model::TlsVersion;
+
+    fn run(f: &FlowFacts) -> (CheckResult, EmptyFragmentSummary) {
+        check(f, &Profile::builtin())
+    }
+
+    fn base() -> FlowBuilder {
+        FlowBuilder::new().federation_ok()
+    }
+
+    #[test]
+    fn decrypted_empty_plaintext_fails_exactly() {
+        let mut b = base();
+        b.dir_mut(Role::Server).app_data.decrypted_empty_records = Some(3);
+        b.dir_mut(Role::Server).app_data.decrypted_empty_frames = vec![11, 12, 13];
+        b.dir_mut(Role::Client).app_data.decrypted_empty_records = Some(0);
+        let (c, s) = run(&b.build());
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(c.frames, vec![11, 12, 13]);
+        assert_eq!((s.client, s.server, s.evidence), (0, 3, "decrypted"));
+        assert_eq!(c.remedy.as_deref(), Some(remedies::IMP_EMPTY_FRAGMENTS));
+    }
+
+    #[test]
+    fn decrypted_none_passes_even_with_same_segment_minimal_records() {
+        let mut b = base();
+        for r in [Role::Client, Role::Server] {
+            b.dir_mut(r).app_data.decrypted_empty_records = Some(0);
+            b.dir_mut(r).app_data.minimal_then_same_segment = 4;
+        }
+        let (c, s) = run(&b.build());
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert_eq!(s.evidence, "decrypted");
+    }
+
+    #[test]
+    fn zero_length_record_fails() {
+        let mut b = base();
+        b.dir_mut(Role::Client).app_data.zero_length_records = 2;
+        b.dir_mut(Role::Client).app_data.zero_length_frames = vec![10, 14];
+        let (c, s) = run(&b.build());
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(c.frames, vec![10, 14]);
+        assert_eq!((s.client, s.server, s.evidence), (2, 0, "wire"));
+    }
+
+    #[test]
+    fn minimal_record_then_same_segment_fails_with_caveat() {
+        let mut b = base();
+        b.dir_mut(Role::Server).app_data.minimal_records = 5;
+        b.dir_mut(Role::Server).app_data.minimal_then_same_segment = 5;
+        b.dir_mut(Role::Server).app_data.same_segment_frames = vec![11];
+        let (c, s) = run(&b.build());
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.reason.contains("1/n-1"), "{}", c.reason);
+        assert!(c.reason.contains("--keylog"), "{}", c.reason);
+        assert!(c.reason.contains("24-byte"), "{}", c.reason);
+        assert_eq!(s.server, 5);
+    }
+
+    #[test]
+    fn minimal_record_then_later_segment_is_unknown() {
+        let mut b = base();
+        b.dir_mut(Role::Client).app_data.minimal_records = 1;
+        b.dir_mut(Role::Client).app_data.minimal_then_later_segment = 1;
+        b.dir_mut(Role::Client).app_data.later_segment_frames = vec![10];
+        let (c, _) = run(&b.build());
+        assert_eq!(c.verdict, Verdict::Unknown);
+        assert_eq!(c.frames, vec![10]);
+        assert!(c.reason.contains("cannot be told apart"), "{}", c.reason);
+    }
+
+    #[test]
+    fn lone_minimal_records_are_not_evidence() {
+        let mut b = base();
+        b.dir_mut(Role::Client).app_data.minimal_records = 3;
+        let (c, s) = run(&b.build());
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert!(c.reason.contains("lone minimal-size"), "{}", c.reason);
+        assert_eq!(s.client, 0);
+    }
+
+    #[test]
+    fn no_application_data_is_unknown() {
+        let f = FlowBuilder::new()
+            .hellos_only()
+            .finished(Role::Client, 8)
+            .finished(Role::Server, 9)
+            .build();
+        let (c, s) = run(&f);
+        assert_eq!(c.verdict, Verdict::Unknown);
+        assert_eq!(s.evidence, "none");
+    }
+
+    #[test]
+    fn one_silent_direction_keeps_cbc_check_unknown() {
+        let f = FlowBuilder::new()
+            .hellos_only()
+            .app_data(Role::Client, 10, 3)
+            .build();
+        let (c, _) = run(&f);
+        assert_eq!(c.verdict, Verdict::Unknown);
+        assert!(
+            c.reason.contains("server sent no application data"),
+            "{}",
+            c.reason
+        );
+    }
+
+    #[test]
+    fn aead_suite_passes_once_application_data_seen() {
+        let f = FlowBuilder::new()
+            .client_hello(4, TlsVersion::TLS12, &[0x009c])
+            .server_hello(5, TlsVersion::TLS12, 0x009c)
+            .app_data(Role::Client, 10, 1)
+            .build();
+        let (c, _) = run(&f);
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert!(
+            c.reason.contains("TLS_RSA_WITH_AES_128_GCM_SHA256"),
+            "{}",
+            c.reason
+        );
+    }
+
+    #[test]
+    fn tls13_passes_once_application_data_seen() {
+        let f = FlowBuilder::new()
+            .client_hello(4, TlsVersion::TLS12, &[0x1301])
+            .server_hello(5, TlsVersion::TLS12, 0x1301)
+            .with(|f| f.tls.negotiated_version = Some(TlsVersion::TLS13))
+            .app_data(Role::Server, 10, 1)
+            .build();
+        assert_eq!(run(&f).0.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn unknown_suite_with_data_is_unknown() {
+        let f = FlowBuilder::new()
+            .midstream()
+            .app_data(Role::Client, 3, 1)
+            .app_data(Role::Server, 4, 1)
+            .build();
+        assert_eq!(run(&f).0.verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn allowed_policy_skips_but_reports_counts() {
+        let mut b = base();
+        b.dir_mut(Role::Client).app_data.zero_length_records = 1;
+        let mut p = Profile::builtin();
+        p.tls.empty_fragments = EmptyFragmentsPolicy::Allowed;
+        let (c, s) = check(&b.build(), &p);
+        assert_eq!(c.verdict, Verdict::Skipped);
+        assert!(c.remedy.is_none());
+        assert_eq!(s.client, 1);
+    }
+}

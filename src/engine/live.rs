@@ -1,0 +1,149 @@
+//! Live mode: capture from an interface until stopped, report each flow
+//! when it is judged, evict idle flows so memory stays flat for days.
+//!
+//! Time: flows expire on capture time; when the link is quiet no packet
+//! carries time, so the loop advances capture time from the wall clock.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::{DecodeCounters, EngineError, EngineOptions, SessionCache, Worker};
+use crate::capture::live::{LiveCapture, LiveOptions};
+use crate::capture::writer::PcapWriter;
+use crate::capture::{CaptureError, InputStats, Timestamp};
+use crate::decode;
+use crate::facts::FlowFacts;
+
+/// How long one wait for packets lasts: the bound on how late a stop
+/// request, a timer or an idle flow is noticed.
+const POLL_MS: u32 = 200;
+
+/// A live run.
+#[derive(Debug, Clone)]
+pub struct LiveRun {
+    pub capture: LiveOptions,
+    pub duration: Option<Duration>,
+    /// Call `on_tick` this often (summary lines); None = only at exit.
+    pub tick_every: Option<Duration>,
+    /// Keep audited packets in this pcap file.
+    pub write: Option<PathBuf>,
+}
+
+/// What the live loop tells its caller.
+pub enum LiveEvent {
+    /// A judged flow.
+    Flow(Box<FlowFacts>),
+    /// Periodic tick with capture statistics (kernel drops included).
+    Tick(InputStats),
+    /// The kernel dropped packets since the last report.
+    Dropped(u64),
+}
+
+/// Run until Ctrl-C / SIGTERM / `duration`. `on_event` errors stop the run.
+pub fn run<E: From<EngineError>>(
+    run: &LiveRun,
+    opts: &EngineOptions,
+    on_event: &mut dyn FnMut(LiveEvent) -> Result<(), E>,
+) -> Result<InputStats, E> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|e| {
+            EngineError::Capture(CaptureError::Live {
+                iface: run.capture.iface.clone(),
+                reason: format!("cannot install the signal handler: {e}"),
+            })
+        })?;
+    }
+    let mut cap = LiveCapture::open(&run.capture).map_err(EngineError::from)?;
+    let mut writer = match &run.write {
+        Some(p) => {
+            let f = File::create(p).map_err(|source| {
+                EngineError::Capture(CaptureError::Open {
+                    path: p.clone(),
+                    source,
+                })
+            })?;
+            Some((BufWriter::new(f), p.clone()))
+        }
+        None => None,
+    };
+    let mut pcap: Option<PcapWriter<BufWriter<File>>> = None;
+    let mut worker = Worker::new(0, opts).with_early_reporting();
+    let mut counters = DecodeCounters::default();
+    let mut cache = SessionCache::default();
+    let started = Instant::now();
+    let mut last_tick = Instant::now();
+    let mut last_sweep = Instant::now();
+    let mut dropped_reported = 0u64;
+
+    while !stop.load(Ordering::Relaxed) {
+        if run.duration.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        let got = cap.next_frame(POLL_MS).map_err(EngineError::from)?;
+        if let Some(frame) = got {
+            if let Ok(seg) = decode::decode(&frame) {
+                if opts.filter.matches(seg.src.port(), seg.dst.port()) {
+                    if let Some((w, path)) = writer.take() {
+                        pcap = Some(PcapWriter::new(w, frame.link, 262_144).map_err(|source| {
+                            EngineError::Capture(CaptureError::Open { path, source })
+                        })?);
+                    }
+                    if let Some(p) = pcap.as_mut() {
+                        // A write error (disk full) must not stop the audit.
+                        let _ = p.write(&frame);
+                    }
+                }
+            }
+            worker.frame(&frame, &mut counters);
+        }
+        if last_sweep.elapsed() >= Duration::from_secs(1) {
+            last_sweep = Instant::now();
+            worker.sweep(wall_clock());
+            if let Some(p) = pcap.as_mut() {
+                let _ = p.flush();
+            }
+        }
+        for mut f in worker.take_finished() {
+            cache.observe(&mut f);
+            on_event(LiveEvent::Flow(Box::new(f)))?;
+        }
+        let dropped = cap.stats().dropped.unwrap_or(0);
+        if dropped > dropped_reported {
+            on_event(LiveEvent::Dropped(dropped - dropped_reported))?;
+            dropped_reported = dropped;
+        }
+        if let Some(every) = run.tick_every {
+            if last_tick.elapsed() >= every {
+                last_tick = Instant::now();
+                on_event(LiveEvent::Tick(cap.stats().clone()))?;
+            }
+        }
+    }
+    for mut f in worker.finish() {
+        cache.observe(&mut f);
+        on_event(LiveEvent::Flow(Box::new(f)))?;
+    }
+    if let Some(p) = pcap.as_mut() {
+        let _ = p.flush();
+    }
+    let mut stats = cap.refresh_stats().clone();
+    stats.warnings.extend(
+        counters
+            .warnings()
+            .into_iter()
+            .map(|message| crate::capture::CaptureWarning { offset: 0, message }),
+    );
+    Ok(stats)
+}
+
+fn wall_clock() -> Timestamp {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
+}

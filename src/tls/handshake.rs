@@ -1,0 +1,369 @@
+//! Handshake message decoding (TLS ≤ 1.3 cleartext messages) into owned
+//! facts, via tls-parser for the message bodies.
+//!
+//! Owns: [`HsHeader`], [`parse_client_hello`], [`parse_server_hello`],
+//! [`parse_certificate`], [`parse_certificate_request`], [`message_name`],
+//! [`is_hrr_random`]. Message reassembly across records is in `session.rs`;
+//! these functions take one complete message body and never panic: a
+//! malformed body is an `Err(HandshakeError)` that becomes a note.
+
+use tls_parser::{
+    parse_tls_handshake_client_hello, parse_tls_handshake_msg_certificate,
+    parse_tls_handshake_server_hello, TlsMessageHandshake,
+};
+
+use super::model::{CipherSuiteId, ClientHelloFacts, TlsVersion};
+
+/// Handshake message header length (type, u24 length).
+pub const HS_HEADER_LEN: usize = 4;
+
+pub const HT_HELLO_REQUEST: u8 = 0;
+pub const HT_CLIENT_HELLO: u8 = 1;
+pub const HT_SERVER_HELLO: u8 = 2;
+pub const HT_NEW_SESSION_TICKET: u8 = 4;
+pub const HT_HELLO_RETRY_REQUEST: u8 = 6;
+pub const HT_CERTIFICATE: u8 = 11;
+pub const HT_SERVER_KEY_EXCHANGE: u8 = 12;
+pub const HT_CERTIFICATE_REQUEST: u8 = 13;
+pub const HT_SERVER_HELLO_DONE: u8 = 14;
+
+const EXT_SERVER_NAME: u16 = 0;
+const EXT_ENCRYPT_THEN_MAC: u16 = 22;
+const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
+const EXT_SESSION_TICKET: u16 = 35;
+const EXT_PRE_SHARED_KEY: u16 = 41;
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
+
+/// A ServerHello whose random is this value is a HelloRetryRequest (RFC 8446 §4.1.3).
+#[rustfmt::skip]
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// Why a handshake message could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("malformed {message}")]
+    Malformed { message: &'static str },
+    #[error("{message} with unsupported version 0x{version:04x}")]
+    UnsupportedVersion { message: &'static str, version: u16 },
+}
+
+/// Header of one handshake message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HsHeader {
+    pub msg_type: u8,
+    pub len: usize,
+}
+
+impl HsHeader {
+    pub fn parse(b: &[u8]) -> Option<HsHeader> {
+        let h = b.get(..HS_HEADER_LEN)?;
+        Some(HsHeader {
+            msg_type: h[0],
+            len: (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]),
+        })
+    }
+}
+
+/// tshark-style snake-case name of a handshake message type.
+pub fn message_name(t: u8) -> String {
+    match t {
+        0 => "hello_request".into(),
+        1 => "client_hello".into(),
+        2 => "server_hello".into(),
+        3 => "hello_verify_request".into(),
+        4 => "new_session_ticket".into(),
+        5 => "end_of_early_data".into(),
+        6 => "hello_retry_request".into(),
+        8 => "encrypted_extensions".into(),
+        11 => "certificate".into(),
+        12 => "server_key_exchange".into(),
+        13 => "certificate_request".into(),
+        14 => "server_hello_done".into(),
+        15 => "certificate_verify".into(),
+        16 => "client_key_exchange".into(),
+        20 => "finished".into(),
+        21 => "certificate_url".into(),
+        22 => "certificate_status".into(),
+        24 => "key_update".into(),
+        67 => "next_protocol".into(),
+        t => format!("unknown_{t}"),
+    }
+}
+
+pub fn is_hrr_random(random: &[u8]) -> bool {
+    random == HRR_RANDOM
+}
+
+/// GREASE values (RFC 8701): 0x?a?a with equal bytes.
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
+}
+
+/// Walk an extensions block: (type, data) pairs; stops at the first malformed entry.
+fn extensions(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let t = u16::from_be_bytes([*b.first()?, *b.get(1)?]);
+        let l = usize::from(u16::from_be_bytes([*b.get(2)?, *b.get(3)?]));
+        let data = b.get(4..4 + l)?;
+        b = b.get(4 + l..)?;
+        Some((t, data))
+    })
+}
+
+fn sni_host(data: &[u8]) -> Option<String> {
+    // server_name_list: u16 len, then (type u8, u16 len, name)*.
+    let mut b = data.get(2..)?;
+    while b.len() >= 3 {
+        let l = usize::from(u16::from_be_bytes([b[1], b[2]]));
+        let name = b.get(3..3 + l)?;
+        if b[0] == 0 {
+            return Some(String::from_utf8_lossy(name).into_owned());
+        }
+        b = b.get(3 + l..)?;
+    }
+    None
+}
+
+/// Decode a ClientHello body (after the 4-byte handshake header).
+pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, HandshakeError> {
+    let (_, ch) =
+        parse_tls_handshake_client_hello(body).map_err(|_| HandshakeError::Malformed {
+            message: "ClientHello",
+        })?;
+    let mut f = ClientHelloFacts {
+        version: Some(TlsVersion(ch.version.0)),
+        cipher_suites: ch.ciphers.iter().map(|c| CipherSuiteId(c.0)).collect(),
+        session_id: ch.session_id.map(<[u8]>::to_vec).unwrap_or_default(),
+        random: ch.random.to_vec(),
+        ..ClientHelloFacts::default()
+    };
+    for (t, data) in extensions(ch.ext.unwrap_or(&[])) {
+        f.extensions.push(t);
+        match t {
+            EXT_SERVER_NAME => f.sni = sni_host(data),
+            EXT_ENCRYPT_THEN_MAC => f.encrypt_then_mac = true,
+            EXT_EXTENDED_MASTER_SECRET => f.extended_master_secret = true,
+            EXT_SESSION_TICKET => {
+                f.session_ticket_ext = true;
+                f.ticket_len = data.len();
+            }
+            EXT_PRE_SHARED_KEY => f.psk = true,
+            EXT_SUPPORTED_VERSIONS => {
+                f.supported_versions = data
+                    .get(1..)
+                    .unwrap_or(&[])
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .filter(|&v| !is_grease(v))
+                    .map(TlsVersion)
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+/// A decoded ServerHello (or HelloRetryRequest, see `hrr`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerHello {
+    pub version: u16,
+    pub random: Vec<u8>,
+    pub session_id: Vec<u8>,
+    pub cipher: u16,
+    pub extensions: Vec<u16>,
+    pub supported_version: Option<u16>,
+    pub psk: bool,
+    pub encrypt_then_mac: bool,
+    pub extended_master_secret: bool,
+    /// The random is the HelloRetryRequest value.
+    pub hrr: bool,
+}
+
+/// TLS 1.3 drafts before 22 had no session id or compression in ServerHello.
+/// (version, random, cipher, extensions block) of a draft ServerHello.
+type DraftServerHello<'a> = (u16, &'a [u8], u16, Option<&'a [u8]>);
+
+fn parse_draft_server_hello(body: &[u8]) -> Option<DraftServerHello<'_>> {
+    let version = u16::from_be_bytes([*body.first()?, *body.get(1)?]);
+    let random = body.get(2..34)?;
+    let cipher = u16::from_be_bytes([*body.get(34)?, *body.get(35)?]);
+    let ext = match body.get(36..38) {
+        Some(l) => body.get(38..38 + usize::from(u16::from_be_bytes([l[0], l[1]]))),
+        None => None,
+    };
+    Some((version, random, cipher, ext))
+}
+
+/// Decode a ServerHello body.
+pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HandshakeError> {
+    let malformed = HandshakeError::Malformed {
+        message: "ServerHello",
+    };
+    let version = u16::from_be_bytes([
+        *body.first().ok_or(malformed.clone())?,
+        *body.get(1).ok_or(malformed.clone())?,
+    ]);
+    let mut sh = ServerHello::default();
+    let ext: Option<&[u8]>;
+    if version & 0xff00 == 0x7f00 && version & 0xff < 22 {
+        let (v, random, cipher, e) = parse_draft_server_hello(body).ok_or(malformed)?;
+        sh.version = v;
+        sh.random = random.to_vec();
+        sh.cipher = cipher;
+        ext = e;
+    } else if (0x0300..=0x0303).contains(&version) {
+        let (_, s) = parse_tls_handshake_server_hello(body).map_err(|_| malformed)?;
+        sh.version = s.version.0;
+        sh.random = s.random.to_vec();
+        sh.session_id = s.session_id.map(<[u8]>::to_vec).unwrap_or_default();
+        sh.cipher = s.cipher.0;
+        ext = s.ext;
+    } else {
+        return Err(HandshakeError::UnsupportedVersion {
+            message: "ServerHello",
+            version,
+        });
+    }
+    sh.hrr = is_hrr_random(&sh.random);
+    for (t, data) in extensions(ext.unwrap_or(&[])) {
+        sh.extensions.push(t);
+        match t {
+            EXT_SUPPORTED_VERSIONS => {
+                sh.supported_version = data.get(..2).map(|v| u16::from_be_bytes([v[0], v[1]]));
+            }
+            EXT_PRE_SHARED_KEY => sh.psk = true,
+            EXT_ENCRYPT_THEN_MAC => sh.encrypt_then_mac = true,
+            EXT_EXTENDED_MASTER_SECRET => sh.extended_master_secret = true,
+            _ => {}
+        }
+    }
+    Ok(sh)
+}
+
+/// Decode a (TLS ≤ 1.2) Certificate body into the DER of each certificate.
+pub fn parse_certificate(body: &[u8]) -> Result<Vec<&[u8]>, HandshakeError> {
+    match parse_tls_handshake_msg_certificate(body) {
+        Ok((_, TlsMessageHandshake::Certificate(c))) => {
+            Ok(c.cert_chain.iter().map(|c| c.data).collect())
+        }
+        _ => Err(HandshakeError::Malformed {
+            message: "Certificate",
+        }),
+    }
+}
+
+/// Decode a CertificateRequest body into its CA distinguished names (DER).
+/// `with_sig_algs`: TLS 1.2 carries supported_signature_algorithms.
+pub fn parse_certificate_request(
+    body: &[u8],
+    with_sig_algs: bool,
+) -> Result<Vec<&[u8]>, HandshakeError> {
+    let malformed = HandshakeError::Malformed {
+        message: "CertificateRequest",
+    };
+    let types_len = usize::from(*body.first().ok_or(malformed.clone())?);
+    let mut at = 1 + types_len;
+    let be16 = |at: usize| -> Option<usize> {
+        Some(usize::from(u16::from_be_bytes([
+            *body.get(at)?,
+            *body.get(at + 1)?,
+        ])))
+    };
+    if with_sig_algs {
+        at += 2 + be16(at).ok_or(malformed.clone())?;
+    }
+    let ca_len = be16(at).ok_or(malformed.clone())?;
+    let mut cas = body.get(at + 2..at + 2 + ca_len).ok_or(malformed.clone())?;
+    let mut out = Vec::new();
+    while !cas.is_empty() {
+        let l = usize::from(u16::from_be_bytes([
+            *cas.first().ok_or(malformed.clone())?,
+            *cas.get(1).ok_or(malformed.clone())?,
+        ]));
+        out.push(cas.get(2..2 + l).ok_or(malformed.clone())?);
+        cas = cas.get(2 + l..).unwrap_or(&[]);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // ClientHello body (no handshake header): TLS 1.2, sid 2 bytes, 2 suites
+    // (GREASE + 0x000a), null compression, extensions: SNI "a.b",
+    // supported_versions [GREASE, 0x0304, 0x0303], session_ticket (empty), ETM.
+    #[rustfmt::skip]
+    static CH_BODY: &[u8] = &[
+        0x03, 0x03,
+        0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+        0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+        0x02, 0xab, 0xcd,
+        0x00, 0x04, 0x3a, 0x3a, 0x00, 0x0a,
+        0x01, 0x00,
+        0x00, 0x1f,
+        0x00, 0x00, 0x00, 0x08, 0x00, 0x06, 0x00, 0x00, 0x03, b'a', b'.', b'b',
+        0x00, 0x2b, 0x00, 0x07, 0x06, 0x2a, 0x2a, 0x03, 0x04, 0x03, 0x03,
+        0x00, 0x23, 0x00, 0x00,
+        0x00, 0x16, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn client_hello_fields_are_decoded_without_grease_versions() {
+        let ch = parse_client_hello(CH_BODY).unwrap();
+        assert_eq!(ch.version, Some(TlsVersion::TLS12));
+        assert_eq!(ch.sni.as_deref(), Some("a.b"));
+        assert_eq!(ch.session_id, vec![0xab, 0xcd]);
+        assert_eq!(
+            ch.cipher_suites,
+            vec![CipherSuiteId(0x3a3a), CipherSuiteId(0x000a)]
+        );
+        assert_eq!(
+            ch.supported_versions,
+            vec![TlsVersion::TLS13, TlsVersion::TLS12]
+        );
+        assert!(ch.session_ticket_ext && ch.ticket_len == 0);
+        assert!(ch.encrypt_then_mac && !ch.extended_master_secret && !ch.psk);
+        assert_eq!(ch.extensions, vec![0, 43, 35, 22]);
+        assert_eq!(ch.random.len(), 32);
+    }
+
+    #[test]
+    fn truncated_client_hello_is_an_error_never_a_panic() {
+        for n in 0..CH_BODY.len() - 31 {
+            let _ = parse_client_hello(&CH_BODY[..n]);
+        }
+        assert!(parse_client_hello(&CH_BODY[..20]).is_err());
+    }
+
+    #[test]
+    fn hrr_random_marks_hello_retry_request() {
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&HRR_RANDOM);
+        body.extend_from_slice(&[
+            0x00, 0x13, 0x01, 0x00, 0x00, 0x06, 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04,
+        ]);
+        let sh = parse_server_hello(&body).unwrap();
+        assert!(sh.hrr);
+        assert_eq!(sh.supported_version, Some(0x0304));
+        assert_eq!(sh.cipher, 0x1301);
+    }
+
+    #[test]
+    fn certificate_request_lists_ca_names_for_both_layouts() {
+        // TLS 1.0: types [1], CA list with one 3-byte DN.
+        let v10 = [0x01, 0x01, 0x00, 0x05, 0x00, 0x03, 0x30, 0x01, 0x00];
+        assert_eq!(
+            parse_certificate_request(&v10, false).unwrap(),
+            vec![&[0x30, 0x01, 0x00][..]]
+        );
+        // TLS 1.2: plus sig algs [0x0401], empty CA list.
+        let v12 = [0x01, 0x01, 0x00, 0x02, 0x04, 0x01, 0x00, 0x00];
+        assert!(parse_certificate_request(&v12, true).unwrap().is_empty());
+        assert!(parse_certificate_request(&v12[..5], true).is_err());
+    }
+}

@@ -1,0 +1,100 @@
+//! Command-line behaviour: exit codes, messages for unusable inputs, stdin.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::util::{root, tlsaudit};
+
+#[test]
+fn not_a_capture_exits_2_with_a_one_line_reason_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("notes.pcap");
+    std::fs::write(&p, b"this is a text file, not a capture\n").unwrap();
+    let out = tlsaudit(&["check", "-q", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("notes.pcap"), "{err}");
+    assert!(err.contains("not a pcap or pcapng capture"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn missing_input_exits_2_before_reading_anything() {
+    let out = tlsaudit(&["check", "/nonexistent/capture.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/capture.pcap"), "{err}");
+    assert!(err.contains("no such file"), "{err}");
+}
+
+#[test]
+fn empty_input_is_not_a_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("empty.pcap");
+    std::fs::write(&p, b"").unwrap();
+    let out = tlsaudit(&["check", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+}
+
+#[test]
+fn bad_option_exits_2() {
+    let out = tlsaudit(&["check", "--format", "xml", "x.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = tlsaudit(&["check", "-j", "0", "Cargo.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_capture_without_audited_flows_exits_0_with_a_warning() {
+    // The corpus' empty pcap is a valid capture with no packets; build one here
+    // so the test does not depend on the corpus.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("empty.pcap");
+    let mut h = Vec::new();
+    h.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&4u16.to_le_bytes());
+    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(&65535u32.to_le_bytes());
+    h.extend_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&p, &h).unwrap();
+    let out = tlsaudit(&["check", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no TCP flow"), "{err}");
+}
+
+#[test]
+fn stdin_delivered_a_few_bytes_at_a_time_is_read_completely() {
+    let Some(corpus) =
+        crate::util::corpus_dir("stdin_delivered_a_few_bytes_at_a_time_is_read_completely")
+    else {
+        return;
+    };
+    let capture = std::fs::read(corpus.join("zeek__tls1.2.pcap")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+        .args(["check", "--any-port", "--format", "jsonl", "-"])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // 7-byte writes with pauses: the header arrives in pieces, like a pipe from tcpdump -U.
+        for chunk in capture.chunks(7).take(20) {
+            stdin.write_all(chunk).unwrap();
+            stdin.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let rest: Vec<u8> = capture.iter().skip(140).copied().collect();
+        stdin.write_all(&rest).unwrap();
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code().is_some_and(|c| c == 0 || c == 1), "{err}");
+    assert!(!err.contains("not a pcap"), "{err}");
+}
