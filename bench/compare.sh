@@ -43,11 +43,12 @@ done
 [[ -x /usr/bin/time ]] || { echo "compare: GNU time (/usr/bin/time) is required" >&2; exit 2; }
 
 cd "$here"
-cargo build --release --quiet --bin tlsaudit --example gencap --example walk --example factsdump
+cargo build --release --quiet --bin tlsaudit --example gencap --example walk --example factsdump --example truthcheck
 bin="$here/target/release/tlsaudit"
 gencap="$here/target/release/examples/gencap"
 walk="$here/target/release/examples/walk"
 factsdump="$here/target/release/examples/factsdump"
+truthcheck="$here/target/release/examples/truthcheck"
 
 mkdir -p "$scratch"
 pcap="$scratch/big-$size.pcap"
@@ -117,6 +118,12 @@ if cmp -s "$scratch/facts-j1.jsonl" "$scratch/facts-j2.jsonl"; then
     fi
 fi
 
+# Every audited clone's facts and verdicts against the generator's truth
+# (the source captures' expectations were made with these CNs).
+"$bin" check -q -j 2 --server-cn imp.example.com --client-cn ocs.example.com \
+    --format json "$pcap" >"$scratch/report.json" 2>/dev/null || true
+truth_result=$("$truthcheck" "$truth" "$scratch/report.json" 2>/dev/null | tr '\n' ' ' | sed 's/  */ /g') || true
+
 stdin_rss=""
 if ((stdin10g)); then
     echo "compare: 10 GB through stdin" >&2
@@ -152,6 +159,7 @@ table="$scratch/table.md"
         printf "- pcapng / pcap (-j 2): %.2f× (target ≤ 1.35×; the floor alone: %.2f×)\n", ng / j2, fng / f
     }'
     echo "- -j 1 and -j 2 reports identical: $same_j"
+    echo "- against the generator's truth: $truth_result"
     if [[ -n "$stdin_rss" ]]; then
         awk -v r="$stdin_rss" 'BEGIN { printf "- 10 GB generated into a pipe through `tlsaudit check -`: peak RSS %.0f MiB (target ≤ 64 MiB)\n", r / 1024 }'
     fi

@@ -7,7 +7,6 @@ use std::io::Cursor;
 use std::path::PathBuf;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 
 use tlsaudit::capture::file::FileSource;
