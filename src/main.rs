@@ -9,7 +9,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use rayon::prelude::*;
 
 use tlsaudit::capture::file::FileSource;
 use tlsaudit::checks;
@@ -113,7 +112,7 @@ pub fn input_report(
                 f.evicted_full
             ));
         }
-        if f.flows.is_empty() {
+        if f.flows.is_empty() && f.flows_reported == 0 {
             r.warnings
                 .push("no TCP flow on the audited port(s) in this input".into());
         }
@@ -153,6 +152,15 @@ fn progress_bar(plan: &Plan, path: &Path) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// Flows queued per input between its reader and the report writer.
+const FLOW_QUEUE: usize = 1024;
+
+/// What an input's pipeline sends to the report writer.
+enum InputEvent {
+    Flow(Box<tlsaudit::facts::FlowFacts>),
+    Done(Box<Result<InputFacts, engine::EngineError>>),
+}
+
 fn run_check(
     common: &tlsaudit::cli::args::CommonArgs,
     inputs: &[std::path::PathBuf],
@@ -163,70 +171,64 @@ fn run_check(
     let markdown = plan.report.format == tlsaudit::report::Format::Markdown;
     let mut input_failed = false;
 
-    let several = plan.inputs.len() > 1;
     // Several files: one single-threaded pipeline per file, files in
-    // parallel (rayon). One file: the sharded engine uses every core.
+    // parallel on the pool, started in input order (FIFO). One file: the
+    // sharded engine uses every core. Each file streams its flows, in
+    // first-frame order, through a bounded channel; this thread writes them
+    // input by input, so the report is in input order and a later file
+    // waits (blocked, holding little) until the earlier ones are written.
+    let file_count = plan.inputs.iter().filter(|p| p.as_os_str() != "-").count();
     let per_input_opts = EngineOptions {
-        threads: if several { 1 } else { plan.engine.threads },
+        threads: if file_count > 1 {
+            1
+        } else {
+            plan.engine.threads
+        },
         ..plan.engine.clone()
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.engine.threads)
         .build()
         .context("starting worker threads")?;
-
-    let file_inputs: Vec<(usize, &std::path::PathBuf)> = plan
-        .inputs
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.as_os_str() != "-")
-        .collect();
-    // Files are read in parallel; their reports are written in input order
-    // as soon as every earlier input is done (a finished later input waits
-    // in `pending`, which holds only facts, never packets).
-    let (tx, rx) =
-        crossbeam_channel::unbounded::<(usize, Result<InputFacts, engine::EngineError>)>();
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let producer_inputs = &file_inputs;
-        let plan_ref = &plan;
-        let opts_ref = &per_input_opts;
-        let pool_ref = &pool;
-        scope.spawn(move || {
-            pool_ref.install(|| {
-                producer_inputs
-                    .par_iter()
-                    .for_each_with(tx, |tx, (i, path)| {
-                        let bar = progress_bar(plan_ref, path);
-                        let r = engine::collect_facts(path, *i, opts_ref, &|pos| {
-                            if let Some(b) = &bar {
-                                b.set_position(pos);
-                            }
-                        });
-                        if let Some(b) = bar {
-                            b.finish_and_clear();
-                        }
-                        let _ = tx.send((*i, r));
-                    });
-            });
-        });
-        let mut pending: std::collections::BTreeMap<
-            usize,
-            Result<InputFacts, engine::EngineError>,
-        > = std::collections::BTreeMap::new();
-        let mut next_result = |i: usize| -> Option<Result<InputFacts, engine::EngineError>> {
-            loop {
-                if let Some(r) = pending.remove(&i) {
-                    return Some(r);
-                }
-                let (j, r) = rx.recv().ok()?;
-                pending.insert(j, r);
+    let mut senders = Vec::with_capacity(plan.inputs.len());
+    let mut receivers = Vec::with_capacity(plan.inputs.len());
+    for _ in &plan.inputs {
+        let (tx, rx) = crossbeam_channel::bounded::<InputEvent>(FLOW_QUEUE);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    pool.in_place_scope_fifo(|scope| -> anyhow::Result<()> {
+        for ((i, path), tx) in plan.inputs.iter().enumerate().zip(senders) {
+            if path.as_os_str() == "-" {
+                continue;
             }
-        };
-
+            let plan = &plan;
+            let opts = &per_input_opts;
+            scope.spawn_fifo(move |_| {
+                let bar = progress_bar(plan, path);
+                let r = engine::stream_file(
+                    path,
+                    i,
+                    opts,
+                    &|pos| {
+                        if let Some(b) = &bar {
+                            b.set_position(pos);
+                        }
+                    },
+                    &mut |f| {
+                        let _ = tx.send(InputEvent::Flow(Box::new(f)));
+                    },
+                );
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                let _ = tx.send(InputEvent::Done(Box::new(r)));
+            });
+        }
         // A closed pipe (`| head`) ends the run at once: no point reading
         // the remaining inputs (exit 0, like other Unix filters).
         let result = (|| -> anyhow::Result<()> {
-            for (i, path) in plan.inputs.iter().enumerate() {
+            for ((i, path), rx) in plan.inputs.iter().enumerate().zip(&receivers) {
                 if path.as_os_str() == "-" {
                     let source = match FileSource::open(path) {
                         Ok(s) => s,
@@ -254,16 +256,12 @@ fn run_check(
                         Ok((stats, decode)) => {
                             let facts = InputFacts {
                                 path: path.clone(),
-                                flows: Vec::new(),
                                 stats,
                                 decode,
-                                evicted_full: 0,
+                                flows_reported: count as u64,
+                                ..InputFacts::default()
                             };
-                            let mut rep = input_report(path, Some(&facts), None, false);
-                            if count > 0 {
-                                rep.warnings.retain(|w| !w.starts_with("no TCP flow"));
-                            }
-                            reporter.input(rep)?;
+                            reporter.input(input_report(path, Some(&facts), None, false))?;
                         }
                         Err(e) => {
                             eprintln!("tlsaudit: {e}");
@@ -273,41 +271,44 @@ fn run_check(
                     }
                     continue;
                 }
-                let Some(r) = next_result(i) else {
-                    break;
-                };
-                match r {
-                    Ok(facts) => {
-                        let rep = input_report(path, Some(&facts), None, markdown);
-                        if plan.verbose > 0 {
-                            eprintln!(
-                            "tlsaudit: {}: {} frames, {} TCP segments, {} on audited ports, {} flows",
-                            path.display(),
-                            facts.stats.packets,
-                            facts.decode.segments,
-                            facts.decode.audited_segments,
-                            facts.flows.len()
-                        );
-                            for (reason, (n, first)) in &facts.decode.by_reason {
-                                eprintln!(
-                                "tlsaudit:   {n} frames skipped: {reason} (first: frame {first})"
-                            );
+                loop {
+                    match rx.recv() {
+                        Ok(InputEvent::Flow(f)) => {
+                            reporter.flow(checks::judge(*f, &plan.profile))?;
+                        }
+                        Ok(InputEvent::Done(r)) => {
+                            match *r {
+                                Ok(facts) => {
+                                    let rep = input_report(path, Some(&facts), None, markdown);
+                                    if plan.verbose > 0 {
+                                        eprintln!(
+                                            "tlsaudit: {}: {} frames, {} TCP segments, {} on audited ports, {} flows",
+                                            path.display(),
+                                            facts.stats.packets,
+                                            facts.decode.segments,
+                                            facts.decode.audited_segments,
+                                            facts.flows_reported
+                                        );
+                                        for (reason, (n, first)) in &facts.decode.by_reason {
+                                            eprintln!("tlsaudit:   {n} frames skipped: {reason} (first: frame {first})");
+                                        }
+                                    }
+                                    if !plan.quiet {
+                                        for w in &rep.warnings {
+                                            eprintln!("tlsaudit: warning: {}: {w}", path.display());
+                                        }
+                                    }
+                                    reporter.input(rep)?;
+                                }
+                                Err(e) => {
+                                    eprintln!("tlsaudit: {e}");
+                                    input_failed = true;
+                                    reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+                                }
                             }
+                            break;
                         }
-                        if !plan.quiet {
-                            for w in &rep.warnings {
-                                eprintln!("tlsaudit: warning: {}: {w}", path.display());
-                            }
-                        }
-                        for f in facts.flows {
-                            reporter.flow(checks::judge(f, &plan.profile))?;
-                        }
-                        reporter.input(rep)?;
-                    }
-                    Err(e) => {
-                        eprintln!("tlsaudit: {e}");
-                        input_failed = true;
-                        reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+                        Err(_) => break,
                     }
                 }
             }
@@ -318,6 +319,8 @@ fn run_check(
                 std::process::exit(0);
             }
         }
+        // Unblock producers still sending (after an error) so the scope ends.
+        drop(receivers);
         result
     })?;
     let totals = reporter.finish()?;

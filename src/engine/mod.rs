@@ -126,6 +126,8 @@ pub struct InputFacts {
     pub decode: DecodeCounters,
     /// Flows evicted because the flow table was full.
     pub evicted_full: u64,
+    /// Flows handed to the consumer (when streamed, `flows` stays empty).
+    pub flows_reported: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,9 +138,9 @@ pub enum EngineError {
     Worker { path: PathBuf },
 }
 
-/// Read one capture file (or `-`) completely and return its flows' facts,
-/// sorted by first frame. `on_flow` sees each flow as it finishes (used to
-/// stream results from stdin); pass a no-op otherwise.
+/// Read one capture file completely and return its flows' facts, sorted by
+/// first frame (holds every flow: for tests and small inputs; the binary
+/// streams with [`stream_file`]).
 pub fn collect_facts(
     path: &Path,
     input: usize,
@@ -157,9 +159,40 @@ pub fn collect_from_source(
     opts: &EngineOptions,
     progress: &dyn Fn(u64),
 ) -> Result<InputFacts, EngineError> {
+    let mut flows = Vec::new();
+    let mut result = stream_from_source(source, input, opts, progress, &mut |f| flows.push(f))?;
+    result.flows = flows;
+    Ok(result)
+}
+
+/// Read one capture file and hand each flow to `on_flow` in first-frame
+/// order (ties by flow key) as soon as no flow that started earlier can
+/// still be open: memory holds the open flows and the finished ones waiting
+/// for an older flow, never the whole file. The returned `InputFacts` has
+/// no flows (they went to `on_flow`).
+pub fn stream_file(
+    path: &Path,
+    input: usize,
+    opts: &EngineOptions,
+    progress: &dyn Fn(u64),
+    on_flow: &mut dyn FnMut(FlowFacts),
+) -> Result<InputFacts, EngineError> {
+    let source = FileSource::open(path)?;
+    stream_from_source(source, input, opts, progress, on_flow)
+}
+
+/// [`stream_file`] from an opened source.
+pub fn stream_from_source(
+    source: FileSource,
+    input: usize,
+    opts: &EngineOptions,
+    progress: &dyn Fn(u64),
+    on_flow: &mut dyn FnMut(FlowFacts),
+) -> Result<InputFacts, EngineError> {
     let path = source.path().to_path_buf();
+    let mut order = OrderedRelease::default();
     let mut result = if opts.threads > 1 {
-        parallel::run(source, input, opts, progress)?
+        parallel::run(source, input, opts, progress, &mut order, on_flow)?
     } else {
         let mut worker = Worker::new(input, opts);
         let mut source = source;
@@ -173,21 +206,70 @@ pub fn collect_from_source(
             let Some(frame) = source.next_frame()? else {
                 break;
             };
+            let next = frame.index + 1;
             worker.frame(&frame, &mut decode);
+            if n % RELEASE_EVERY_FRAMES == 0 {
+                for f in worker.take_finished() {
+                    order.push(f);
+                }
+                let low = worker.oldest_open_first_frame().unwrap_or(next).min(next);
+                order.release_below(low, on_flow);
+            }
         }
-        let flows = worker.finish();
+        for f in worker.take_finished().into_iter().chain(worker.finish()) {
+            order.push(f);
+        }
         let evicted_full = worker.evicted_full();
         InputFacts {
             path: path.clone(),
-            flows,
+            flows: Vec::new(),
             stats: source.into_stats(),
             decode,
             evicted_full,
+            flows_reported: 0,
         }
     };
+    order.release_all(on_flow);
     result.path = path;
-    link_resumed_sessions(&mut result.flows);
+    result.flows_reported = order.released;
     Ok(result)
+}
+
+/// How often (in frames) finished flows are checked for release: often
+/// enough to keep the waiting set small, rarely enough to cost nothing.
+const RELEASE_EVERY_FRAMES: u64 = 1024;
+
+/// Finished flows waiting for every earlier-starting flow to finish, then
+/// handed out in first-frame order with their resumed sessions linked.
+#[derive(Default)]
+pub struct OrderedRelease {
+    pending: BTreeMap<(u64, crate::decode::FlowKey), FlowFacts>,
+    cache: SessionCache,
+    /// Flows handed out so far.
+    pub released: u64,
+}
+
+impl OrderedRelease {
+    pub fn push(&mut self, f: FlowFacts) {
+        self.pending.insert((f.first_frame, f.key), f);
+    }
+
+    /// Hand out every waiting flow that started before frame `low`.
+    pub fn release_below(&mut self, low: u64, out: &mut dyn FnMut(FlowFacts)) {
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.key().0 >= low {
+                break;
+            }
+            let mut f = entry.remove();
+            self.cache.observe(&mut f);
+            self.released += 1;
+            out(f);
+        }
+    }
+
+    pub fn release_all(&mut self, out: &mut dyn FnMut(FlowFacts)) {
+        self.release_below(u64::MAX, out);
+    }
 }
 
 /// Remembers full handshakes by session id so that a later resumed flow of

@@ -4,37 +4,69 @@
 //! directions of a flow meet on one worker and reassembly needs no locks.
 //! Borrowed capture data never crosses a thread (R7): only owned batches do,
 //! and they are recycled through a pool.
+//!
+//! Ordered release: after each batch a worker reports the flows it finished
+//! and the first frame of its oldest open flow. A flow that will finish
+//! later on worker `k` started at or after the lowest of: that oldest open
+//! flow, the first frame of any batch sent to `k` and not yet acknowledged,
+//! and the next frame to read. Flows that started before the minimum over
+//! all workers are released in first-frame order, so the report is the
+//! same for any thread count and memory does not grow with the file.
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use std::collections::VecDeque;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use super::batch::Batch;
-use super::{DecodeCounters, EngineError, EngineOptions, InputFacts, Worker};
+use super::{DecodeCounters, EngineError, EngineOptions, InputFacts, OrderedRelease, Worker};
 use crate::capture::file::FileSource;
 use crate::decode::{self, FlowKey};
+use crate::facts::FlowFacts;
 
 /// Batches in flight per worker: enough to keep a worker busy while the
 /// reader fills the next one, bounded so memory stays flat.
 const QUEUE_DEPTH: usize = 4;
+
+/// What a worker says after each batch.
+struct Progress {
+    shard: usize,
+    finished: Vec<FlowFacts>,
+    oldest_open: Option<u64>,
+}
+
+/// Per-shard bookkeeping on the reader side.
+#[derive(Default)]
+struct ShardState {
+    /// First frames of batches sent and not yet acknowledged, oldest first.
+    inflight: VecDeque<u64>,
+    oldest_open: Option<u64>,
+}
 
 pub fn run(
     mut source: FileSource,
     input: usize,
     opts: &EngineOptions,
     progress: &dyn Fn(u64),
+    order: &mut OrderedRelease,
+    on_flow: &mut dyn FnMut(FlowFacts),
 ) -> Result<InputFacts, EngineError> {
     let n = opts.threads.max(1);
     let (pool_tx, pool_rx): (Sender<Batch>, Receiver<Batch>) = bounded(n * (QUEUE_DEPTH + 2));
     for _ in 0..n * (QUEUE_DEPTH + 1) {
         let _ = pool_tx.send(Batch::with_capacity());
     }
+    // Unbounded: the reader drains it at every batch, and a bounded one
+    // could deadlock against the bounded batch queues.
+    let (done_tx, done_rx) = unbounded::<Progress>();
     let path = source.path().to_path_buf();
     std::thread::scope(|scope| {
         let mut senders = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
-        for _ in 0..n {
+        for shard in 0..n {
             let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
             senders.push(tx);
             let pool_tx = pool_tx.clone();
+            let done_tx = done_tx.clone();
             let opts = opts.clone();
             handles.push(scope.spawn(move || {
                 let mut worker = Worker::new(input, &opts);
@@ -44,14 +76,24 @@ pub fn run(
                     }
                     batch.clear();
                     let _ = pool_tx.send(batch);
+                    let _ = done_tx.send(Progress {
+                        shard,
+                        finished: worker.take_finished(),
+                        oldest_open: worker.oldest_open_first_frame(),
+                    });
                 }
                 let evicted = worker.evicted_full();
-                (worker.finish(), evicted)
+                let mut rest = worker.take_finished();
+                rest.extend(worker.finish());
+                (rest, evicted)
             }));
         }
+        drop(done_tx);
+        let mut shards: Vec<ShardState> = (0..n).map(|_| ShardState::default()).collect();
         let mut current: Vec<Batch> = (0..n).map(|_| Batch::default()).collect();
         let mut decode = DecodeCounters::default();
         let mut frames: u64 = 0;
+        let mut next_frame: u64 = 1;
         let read_result: Result<(), EngineError> = (|| {
             loop {
                 frames += 1;
@@ -61,6 +103,7 @@ pub fn run(
                 let Some(frame) = source.next_frame()? else {
                     break;
                 };
+                next_frame = frame.index + 1;
                 let seg = match decode::decode(&frame) {
                     Ok(seg) => seg,
                     Err(e) => {
@@ -82,9 +125,14 @@ pub fn run(
                 batch.push(&seg);
                 if batch.is_full() {
                     let full = std::mem::take(batch);
+                    let first = full.segments.first().map_or(next_frame, |m| m.frame);
+                    shards[shard].inflight.push_back(first);
                     if senders[shard].send(full).is_err() {
                         return Err(EngineError::Worker { path: path.clone() });
                     }
+                    absorb(&done_rx, &mut shards, order);
+                    let low = low_watermark(&shards, &current, next_frame);
+                    order.release_below(low, on_flow);
                 }
             }
             Ok(())
@@ -95,25 +143,58 @@ pub fn run(
             }
         }
         drop(senders);
-        let mut flows = Vec::new();
         let mut evicted_full = 0;
+        let mut rest = Vec::new();
         for h in handles {
             match h.join() {
                 Ok((f, e)) => {
-                    flows.extend(f);
+                    rest.extend(f);
                     evicted_full += e;
                 }
                 Err(_) => return Err(EngineError::Worker { path: path.clone() }),
             }
         }
+        absorb(&done_rx, &mut shards, order);
+        for f in rest {
+            order.push(f);
+        }
         read_result?;
-        flows.sort_by_key(|f| (f.first_frame, f.key));
         Ok(InputFacts {
             path: path.clone(),
-            flows,
+            flows: Vec::new(),
             stats: source.into_stats(),
             decode,
             evicted_full,
+            flows_reported: 0,
         })
     })
+}
+
+/// Take every progress message waiting, without blocking.
+fn absorb(rx: &Receiver<Progress>, shards: &mut [ShardState], order: &mut OrderedRelease) {
+    while let Ok(p) = rx.try_recv() {
+        let s = &mut shards[p.shard];
+        s.inflight.pop_front();
+        s.oldest_open = p.oldest_open;
+        for f in p.finished {
+            order.push(f);
+        }
+    }
+}
+
+/// No flow finishing from now on can have started before this frame.
+fn low_watermark(shards: &[ShardState], current: &[Batch], next_frame: u64) -> u64 {
+    let mut low = next_frame;
+    for (s, partial) in shards.iter().zip(current) {
+        if let Some(f) = s.oldest_open {
+            low = low.min(f);
+        }
+        if let Some(&f) = s.inflight.front() {
+            low = low.min(f);
+        }
+        if let Some(m) = partial.segments.first() {
+            low = low.min(m.frame);
+        }
+    }
+    low
 }

@@ -127,6 +127,11 @@ impl Worker {
         std::mem::take(&mut self.finished)
     }
 
+    /// First frame of the oldest flow still open on this worker.
+    pub fn oldest_open_first_frame(&mut self) -> Option<u64> {
+        self.table.oldest_open_first_frame()
+    }
+
     pub fn evicted_full(&self) -> u64 {
         self.table.evicted_full
     }

@@ -200,6 +200,11 @@ pub struct FlowTable<S> {
     /// queue outgrows the table, so it stays O(open flows)).
     recency: VecDeque<(FlowKey, u64)>,
     clock: u64,
+    /// Open flows in the order they were opened, as (first frame, key):
+    /// the front is the oldest open flow once stale entries (flows since
+    /// finished, or a reused tuple) are skipped. Lets the engine release
+    /// finished flows in first-frame order without holding them all.
+    opened: VecDeque<(u64, FlowKey)>,
     tombstones: FlowMap<Timestamp>,
     /// Tombstones in the order they were made, for expiry from the old end.
     tombstone_order: VecDeque<(FlowKey, Timestamp)>,
@@ -215,6 +220,7 @@ impl<S: StreamSink> FlowTable<S> {
             flows: FlowMap::default(),
             recency: VecDeque::new(),
             clock: 0,
+            opened: VecDeque::new(),
             tombstones: FlowMap::default(),
             tombstone_order: VecDeque::new(),
             limits,
@@ -313,6 +319,12 @@ impl<S: StreamSink> FlowTable<S> {
                     touched: 0,
                 },
             );
+            self.opened.push_back((seg.frame, key));
+            if self.opened.len() > 2 * self.flows.len() + 1024 {
+                let flows = &self.flows;
+                self.opened
+                    .retain(|(ff, k)| flows.get(k).is_some_and(|f| f.first_frame == *ff));
+            }
         }
         self.clock += 1;
         let stamp = self.clock;
@@ -475,6 +487,18 @@ impl<S: StreamSink> FlowTable<S> {
         self.compact();
     }
 
+    /// First frame of the oldest flow still open (`None` when none is):
+    /// no flow finished later can have started before it.
+    pub fn oldest_open_first_frame(&mut self) -> Option<u64> {
+        while let Some(&(ff, k)) = self.opened.front() {
+            if self.flows.get(&k).is_some_and(|f| f.first_frame == ff) {
+                return Some(ff);
+            }
+            self.opened.pop_front();
+        }
+        None
+    }
+
     /// An open flow by key.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<S>> {
         self.flows.get_mut(key)
@@ -483,6 +507,7 @@ impl<S: StreamSink> FlowTable<S> {
     /// End of input: finish every open flow, in first-frame order.
     pub fn drain(&mut self, done: &mut dyn FnMut(Flow<S>)) {
         self.recency.clear();
+        self.opened.clear();
         let mut all: Vec<Flow<S>> = self.flows.drain().map(|(_, f)| f).collect();
         all.sort_by_key(|f| (f.first_frame, f.key));
         for f in all {
