@@ -214,6 +214,9 @@ pub fn stream_from_source(
                 }
                 let low = worker.oldest_open_first_frame().unwrap_or(next).min(next);
                 order.release_below(low, on_flow);
+                if n % CHECKPOINT_FRAMES == 0 {
+                    order.checkpoint(on_flow);
+                }
             }
         }
         for f in worker.take_finished().into_iter().chain(worker.finish()) {
@@ -239,8 +242,20 @@ pub fn stream_from_source(
 /// enough to keep the waiting set small, rarely enough to cost nothing.
 const RELEASE_EVERY_FRAMES: u64 = 1024;
 
+/// At every multiple of this many frames, if more than [`MAX_WAITING`]
+/// finished flows are waiting behind a long-lived open one, they are
+/// written anyway (see [`OrderedRelease::checkpoint`]). A frame count, not a
+/// timer, so every thread count makes the same decision at the same place.
+pub const CHECKPOINT_FRAMES: u64 = 1 << 18;
+/// Finished flows allowed to wait behind an open one (a few KB each).
+pub const MAX_WAITING: usize = 10_000;
+
 /// Finished flows waiting for every earlier-starting flow to finish, then
 /// handed out in first-frame order with their resumed sessions linked.
+///
+/// A persistent federation link open from the first frame would hold back
+/// every later flow until the end; past [`MAX_WAITING`] at a checkpoint the
+/// waiting flows are written and that link is listed when it finishes.
 #[derive(Default)]
 pub struct OrderedRelease {
     pending: BTreeMap<(u64, crate::decode::FlowKey), FlowFacts>,
@@ -269,6 +284,18 @@ impl OrderedRelease {
 
     pub fn release_all(&mut self, out: &mut dyn FnMut(FlowFacts)) {
         self.release_below(u64::MAX, out);
+    }
+
+    /// At a checkpoint (every flow finished before it is known to be here):
+    /// if too many flows wait behind an open one, write them now.
+    pub fn checkpoint(&mut self, out: &mut dyn FnMut(FlowFacts)) {
+        if self.pending.len() > MAX_WAITING {
+            self.release_all(out);
+        }
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.pending.len()
     }
 }
 

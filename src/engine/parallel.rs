@@ -18,7 +18,10 @@ use std::collections::VecDeque;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use super::batch::Batch;
-use super::{DecodeCounters, EngineError, EngineOptions, InputFacts, OrderedRelease, Worker};
+use super::{
+    DecodeCounters, EngineError, EngineOptions, InputFacts, OrderedRelease, Worker,
+    CHECKPOINT_FRAMES, MAX_WAITING,
+};
 use crate::capture::file::FileSource;
 use crate::decode::{self, FlowKey};
 use crate::facts::FlowFacts;
@@ -104,6 +107,28 @@ pub fn run(
                     break;
                 };
                 next_frame = frame.index + 1;
+                if frames % CHECKPOINT_FRAMES == 0 && order.waiting() > MAX_WAITING {
+                    // Rare: many flows wait behind a long-lived one. Let every
+                    // worker catch up to this frame so the set written here is
+                    // exactly what -j 1 writes at the same checkpoint.
+                    for (shard, batch) in current.iter_mut().enumerate() {
+                        if !batch.is_empty() {
+                            let full = std::mem::take(batch);
+                            let first = full.segments.first().map_or(next_frame, |m| m.frame);
+                            shards[shard].inflight.push_back(first);
+                            if senders[shard].send(full).is_err() {
+                                return Err(EngineError::Worker { path: path.clone() });
+                            }
+                        }
+                    }
+                    while shards.iter().any(|s| !s.inflight.is_empty()) {
+                        let Ok(p) = done_rx.recv() else { break };
+                        take_progress(p, &mut shards, order);
+                    }
+                    let low = low_watermark(&shards, &current, frame.index);
+                    order.release_below(low, on_flow);
+                    order.checkpoint(on_flow);
+                }
                 let seg = match decode::decode(&frame) {
                     Ok(seg) => seg,
                     Err(e) => {
@@ -173,12 +198,16 @@ pub fn run(
 /// Take every progress message waiting, without blocking.
 fn absorb(rx: &Receiver<Progress>, shards: &mut [ShardState], order: &mut OrderedRelease) {
     while let Ok(p) = rx.try_recv() {
-        let s = &mut shards[p.shard];
-        s.inflight.pop_front();
-        s.oldest_open = p.oldest_open;
-        for f in p.finished {
-            order.push(f);
-        }
+        take_progress(p, shards, order);
+    }
+}
+
+fn take_progress(p: Progress, shards: &mut [ShardState], order: &mut OrderedRelease) {
+    let s = &mut shards[p.shard];
+    s.inflight.pop_front();
+    s.oldest_open = p.oldest_open;
+    for f in p.finished {
+        order.push(f);
     }
 }
 
