@@ -16,6 +16,7 @@
 pub mod cert;
 pub mod decrypt;
 pub mod handshake;
+mod keyed;
 pub mod model;
 pub mod records;
 mod session;
@@ -25,7 +26,10 @@ pub mod suites;
 
 pub use session::{MAX_ALERTS, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES, MAX_NOTES};
 
+use std::sync::Arc;
+
 use crate::capture::Timestamp;
+use decrypt::Keys;
 use crate::decode::Dir;
 use model::TlsFacts;
 
@@ -71,6 +75,15 @@ impl TlsFlow {
     pub fn new(limits: TlsLimits) -> Self {
         TlsFlow {
             session: session::Session::new(limits),
+        }
+    }
+
+    /// A flow that decrypts with `keys` (`--keylog`, `--rsa-key`) when given:
+    /// exact empty-fragment counts, named encrypted alerts, TLS 1.3
+    /// certificates, and `TlsFacts::decryption` saying how it went.
+    pub fn with_keys(limits: TlsLimits, keys: Option<Arc<Keys>>) -> Self {
+        TlsFlow {
+            session: session::Session::with_keys(limits, keys),
         }
     }
 

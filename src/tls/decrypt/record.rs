@@ -280,6 +280,12 @@ impl RecordDecryptor {
         self.verified
     }
 
+    /// Plaintext of the last record [`decrypt`](Self::decrypt) returned Ok
+    /// for (what its `Plaintext::data` borrowed).
+    pub fn last_plaintext(&self) -> &[u8] {
+        &self.buf
+    }
+
     pub fn version(&self) -> TlsVersion {
         self.version
     }
