@@ -189,7 +189,9 @@ pub struct AlertRecord {
     /// IANA name (`handshake_failure`); null for an encrypted alert.
     pub description: Option<String>,
     pub encrypted: bool,
-    /// An encrypted alert read with the keys: `level` and `description` are set.
+    /// An encrypted alert read with the keys: `level` and `description` are
+    /// set. Present only when true (absent = not decrypted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub decrypted: bool,
     pub frame: FrameNo,
 }

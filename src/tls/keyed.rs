@@ -159,10 +159,11 @@ fn random32(v: &[u8]) -> Option<[u8; RANDOM_LEN]> {
     v.try_into().ok()
 }
 
+/// Bad CBC padding and a bad MAC are one failure to a TLS peer
+/// (`bad_record_mac`), and with a wrong key either may come first.
 fn integrity_word(e: &DecryptError) -> &'static str {
     match e {
         DecryptError::BadTag { .. } => "authentication tag failure",
-        DecryptError::BadPadding { .. } => "padding failure",
         _ => "MAC failure",
     }
 }

@@ -121,4 +121,6 @@ impl TlsFlow {
 }
 
 #[cfg(test)]
+mod keyed_tests;
+#[cfg(test)]
 mod tests;
