@@ -6,5 +6,6 @@ mod capture_corpus;
 mod captures;
 mod cli;
 mod corpus;
+mod keys;
 mod profile_cli;
 mod report_format;

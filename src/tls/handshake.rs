@@ -273,9 +273,7 @@ pub fn parse_certificate_tls13(body: &[u8]) -> Result<Vec<&[u8]>, HandshakeError
     let ctx_len = usize::from(*body.first().ok_or_else(malformed)?);
     let at = 1 + ctx_len;
     let list_len = u24(body, at).ok_or_else(malformed)?;
-    let mut list = body
-        .get(at + 3..at + 3 + list_len)
-        .ok_or_else(malformed)?;
+    let mut list = body.get(at + 3..at + 3 + list_len).ok_or_else(malformed)?;
     let mut out = Vec::new();
     while !list.is_empty() {
         let len = u24(list, 0).ok_or_else(malformed)?;

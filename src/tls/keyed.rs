@@ -31,8 +31,8 @@ use md5::Digest;
 
 use super::decrypt::kdf::RANDOM_LEN;
 use super::decrypt::{
-    suite_params, BulkCipher, DecryptError, KeyExchange, Keys, Plaintext, PrfHash,
-    RecordDecryptor, SessionKeys, SessionParams, Tls13Keys,
+    suite_params, BulkCipher, DecryptError, KeyExchange, Keys, Plaintext, PrfHash, RecordDecryptor,
+    SessionKeys, SessionParams, Tls13Keys,
 };
 use super::handshake as hs;
 use super::model::{CipherSuiteId, FrameNo, TlsFacts, TlsVersion};
@@ -258,7 +258,9 @@ impl FlowKeys {
                     self.server_cert = ders.first().map(|d| d.to_vec());
                 }
             }
-            hs::HT_CLIENT_KEY_EXCHANGE if !from_server && self.cke.is_none() && body.len() <= max => {
+            hs::HT_CLIENT_KEY_EXCHANGE
+                if !from_server && self.cke.is_none() && body.len() <= max =>
+            {
                 self.cke = Some(body.to_vec());
                 self.transcript_at_cke = self.transcript.take();
                 self.client_dir.get_or_insert(dir);
@@ -296,7 +298,8 @@ impl FlowKeys {
                 .as_ref()
                 .and_then(|c| random32(&c.random)),
         ) else {
-            self.setup = Setup::Failed("not decryptable: the ClientHello is not in the capture".into());
+            self.setup =
+                Setup::Failed("not decryptable: the ClientHello is not in the capture".into());
             return;
         };
         match Tls13Keys::from_keylog(suite, &cr, &self.keys.keylog) {
@@ -382,7 +385,8 @@ impl FlowKeys {
         if sh.sslv2_format || version == TlsVersion::SSL2 {
             return Err("not decryptable: SSLv2 is not supported".into());
         }
-        let (Some(client_random), Some(server_random)) = (random32(&ch.random), random32(&sh.random))
+        let (Some(client_random), Some(server_random)) =
+            (random32(&ch.random), random32(&sh.random))
         else {
             return Err("not decryptable: the hello randoms are not in the capture".into());
         };
@@ -402,7 +406,8 @@ impl FlowKeys {
         if self.keys.rsa.is_empty() {
             return Err("no key for this client random".into());
         }
-        let params = suite_params(suite).ok_or_else(|| unsupported(DecryptError::UnknownSuite { suite }))?;
+        let params =
+            suite_params(suite).ok_or_else(|| unsupported(DecryptError::UnknownSuite { suite }))?;
         if params.kx != KeyExchange::Rsa {
             return Err(format!(
                 "no key for this client random (the RSA key cannot help: {} does not use RSA key exchange)",
@@ -432,9 +437,10 @@ impl FlowKeys {
         };
         match SessionKeys::from_rsa(&p, &self.keys.rsa, cert, cke, session_hash.as_deref()) {
             Ok(k) => Ok((k, Source::Rsa, client)),
-            Err(DecryptError::NoKey) => {
-                Err("no key for this client random, and no RSA key matches the server certificate".into())
-            }
+            Err(DecryptError::NoKey) => Err(
+                "no key for this client random, and no RSA key matches the server certificate"
+                    .into(),
+            ),
             Err(DecryptError::KeyMismatch) => {
                 Err("wrong key: the RSA key does not decrypt the ClientKeyExchange".into())
             }
@@ -481,10 +487,14 @@ impl FlowKeys {
                     } else {
                         "Finished"
                     };
-                    d.wrong_key = Some(format!("wrong key: {what} on {first} from the {who} (frame {frame})"));
+                    d.wrong_key = Some(format!(
+                        "wrong key: {what} on {first} from the {who} (frame {frame})"
+                    ));
                 } else {
                     let n = e_seq(&e).map_or_else(String::new, |s| format!(" {}", s + 1));
-                    d.lost = Some(format!("{what} at record{n} from the {who} (frame {frame})"));
+                    d.lost = Some(format!(
+                        "{what} at record{n} from the {who} (frame {frame})"
+                    ));
                 }
                 None
             }

@@ -49,7 +49,13 @@ impl Sealer {
     /// Client and server sealers from the master secret (RFC 2246 §6.3).
     fn pair(master: &[u8; 48]) -> (Sealer, Sealer) {
         let mut kb = [0u8; 2 * (20 + 24 + 8)];
-        key_block(Prf::Md5Sha1, master, &CLIENT_RANDOM, &SERVER_RANDOM, &mut kb);
+        key_block(
+            Prf::Md5Sha1,
+            master,
+            &CLIENT_RANDOM,
+            &SERVER_RANDOM,
+            &mut kb,
+        );
         let (cm, r) = kb.split_at(20);
         let (sm, r) = r.split_at(20);
         let (ck, r) = r.split_at(24);
@@ -139,13 +145,21 @@ fn empty_fragment_in_its_own_segment_is_counted_exactly() {
     for i in 0..3u64 {
         // OpenSSL ≥ 3.2: the empty record leaves in its own segment.
         f.on_data(Dir::AB, &c.seal(23, b""), 10 + 2 * i, ts);
-        f.on_data(Dir::AB, &c.seal(23, b"OPTIONS sip:x SIP/2.0\r\n"), 11 + 2 * i, ts);
+        f.on_data(
+            Dir::AB,
+            &c.seal(23, b"OPTIONS sip:x SIP/2.0\r\n"),
+            11 + 2 * i,
+            ts,
+        );
     }
     f.on_data(Dir::BA, &s.seal(23, b"SIP/2.0 200 OK\r\n\r\n"), 20, ts);
     f.on_data(Dir::AB, &c.seal(21, &[1, 0]), 21, ts);
     let facts = finish(f);
     let a = &facts.per_dir[0].app_data;
-    assert_eq!(a.minimal_then_later_segment, 3, "wire shows only candidates");
+    assert_eq!(
+        a.minimal_then_later_segment, 3,
+        "wire shows only candidates"
+    );
     assert_eq!(a.decrypted_empty_records, Some(3));
     assert_eq!(a.decrypted_empty_frames, vec![10, 12, 14]);
     assert_eq!(facts.per_dir[1].app_data.decrypted_empty_records, Some(0));

@@ -29,8 +29,8 @@ pub use session::{MAX_ALERTS, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES, MAX_NOTE
 use std::sync::Arc;
 
 use crate::capture::Timestamp;
-use decrypt::Keys;
 use crate::decode::Dir;
+use decrypt::Keys;
 use model::TlsFacts;
 
 /// Limits of the TLS stage (R2): each has a reason in its doc.
