@@ -126,6 +126,17 @@ impl Transcript {
     }
 }
 
+/// A protected record opened: its content type (the inner one for TLS 1.3)
+/// and its plaintext when it was decrypted whole. `data` is `None` for a
+/// CBC application-data record whose padding byte (one block decrypted)
+/// already shows it carries content: it cannot be an empty fragment, so it
+/// is skipped like a large record.
+#[derive(Debug)]
+pub struct Opened<'a> {
+    pub content_type: u8,
+    pub data: Option<&'a [u8]>,
+}
+
 /// What a decrypted record asks the caller to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterRecord {
@@ -448,8 +459,7 @@ impl FlowKeys {
         }
     }
 
-    /// Decrypts one protected record of `dir`: its content type (inner one
-    /// for TLS 1.3) and plaintext. On an error the direction is
+    /// Opens one protected record of `dir` (see [`Opened`]). On an error the direction is
     /// dropped (and the reason kept) and `None` returned.
     pub fn decrypt(
         &mut self,
@@ -458,19 +468,33 @@ impl FlowKeys {
         version: u16,
         body: &[u8],
         frame: FrameNo,
-    ) -> Option<(u8, &[u8])> {
+    ) -> Option<Opened<'_>> {
         let who = self.who(dir);
         let tls13 = self.tls13;
         let d = &mut self.dirs[dir.index()];
         let dec = d.active.as_mut()?;
+        // Cheap path for CBC application data once the keys are proven: the
+        // padding byte of the last block gives the content length.
+        if content_type == 23 && !tls13 && d.verified > 0 {
+            let nonempty = dec.peek_content_len(body).is_some_and(|n| n > 0);
+            if nonempty && dec.advance(body).is_ok() {
+                return Some(Opened {
+                    content_type,
+                    data: None,
+                });
+            }
+        }
         let outcome = dec
             .decrypt(content_type, version, body)
             .map(|p: Plaintext<'_>| p.content_type);
         match outcome {
             Ok(inner) => {
                 d.verified += 1;
-                let data = d.active.as_ref().map_or(&[][..], |k| k.last_plaintext());
-                Some((inner, data))
+                let data = d.active.as_ref().map(|k| k.last_plaintext());
+                Some(Opened {
+                    content_type: inner,
+                    data,
+                })
             }
             Err(e) => {
                 d.active = None;

@@ -733,7 +733,7 @@ impl Core {
         let first = k.records_verified(dir) == 0;
         let after = k
             .decrypt(dir, rec.content_type.0, rec.version, body, frame)
-            .map(|(ct, data)| self.on_plaintext(dir, rec, ct, data, frame));
+            .map(|o| self.on_plaintext(dir, rec, o.content_type, o.data, frame));
         let ok = after.is_some();
         if let Some(a) = after {
             k.after_record(dir, a, frame);
@@ -746,17 +746,20 @@ impl Core {
         ok
     }
 
-    /// Acts on one decrypted record: the content type is the inner one
-    /// (TLS 1.3) or the header's.
+    /// Acts on one opened record: the content type is the inner one (TLS
+    /// 1.3) or the header's; `data` is `None` for application data known to
+    /// be non-empty without decrypting it whole.
     fn on_plaintext(
         &mut self,
         dir: Dir,
         rec: &Rec,
         content_type: u8,
-        data: &[u8],
+        data: Option<&[u8]>,
         frame: FrameNo,
     ) -> AfterRecord {
         let d = dir.index();
+        let empty = data.is_some_and(<[u8]>::is_empty);
+        let data = data.unwrap_or(&[]);
         match ContentType(content_type) {
             ContentType::APPLICATION_DATA => {
                 if self.tls13 && self.facts.per_dir[d].encrypted_handshake.is_none() {
@@ -764,7 +767,7 @@ impl Core {
                     self.mark_encrypted_handshake(dir, frame);
                 }
                 self.app_data_stats(dir, rec, frame);
-                if data.is_empty() {
+                if empty {
                     let st = &mut self.facts.per_dir[d].app_data;
                     if let Some(n) = st.decrypted_empty_records.as_mut() {
                         *n += 1;
