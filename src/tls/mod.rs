@@ -2,8 +2,12 @@
 //! into [`TlsFacts`](model::TlsFacts).
 //!
 //! Owns: [`TlsFlow`] (per-flow state), the record walker, handshake
-//! reassembly, certificate decoding, cipher-suite knowledge. Imports only
-//! `capture` (Timestamp) and `decode` (Dir) types.
+//! reassembly, certificate decoding, cipher-suite knowledge, and — when keys
+//! are given ([`TlsFlow::with_keys`]) — decryption of the protected records
+//! that change a verdict (`keyed.rs` wires [`decrypt`] into the walk: exact
+//! empty-fragment counts, named encrypted alerts, encrypted renegotiation,
+//! TLS 1.3 certificates, and `TlsFacts::decryption` saying how it went).
+//! Imports only `capture` (Timestamp) and `decode` (Dir) types.
 //!
 //! Input contract (from the engine/reassembler):
 //! - `on_data(dir, bytes, frame, ts)` is called once per TCP segment with the

@@ -9,7 +9,11 @@
 //!   larger Certificate keeps only that prefix, larger others are skipped), and
 //!   bytes searched for a record boundary into `DirStream::hunt`
 //!   (≤ [`HUNT_WINDOW`]). Record bodies that are not needed (application
-//!   data, anything encrypted) are skipped without copying.
+//!   data, anything encrypted) are skipped without copying; when a decryptor
+//!   follows the direction, only the last ≤ `MAX_TAIL` bytes of a skipped
+//!   protected record are kept (`DirStream::adv`) for its `advance`, and the
+//!   protected records worth decrypting (see `keyed.rs`) are treated like
+//!   needed bodies (borrowed when whole, else buffered in `DirStream::buf`).
 //! - Every list in the facts is capped by a named const; exceeding a limit
 //!   adds a note, never unbounded growth. No input makes this panic.
 

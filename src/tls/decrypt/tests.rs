@@ -531,9 +531,21 @@ fn peek_content_len_agrees_with_decryption_for_every_cbc_layout() {
 
 #[test]
 fn peek_content_len_is_none_for_aead_and_malformed_lengths() {
-    let s = Sealer::new(TlsVersion::TLS12, BulkCipher::Aes128Gcm, MacAlg::Aead, false, 1);
+    let s = Sealer::new(
+        TlsVersion::TLS12,
+        BulkCipher::Aes128Gcm,
+        MacAlg::Aead,
+        false,
+        1,
+    );
     assert_eq!(s.decryptor().peek_content_len(&[0; 40]), None);
-    let s = Sealer::new(TlsVersion::TLS10, BulkCipher::TripleDesCbc, MacAlg::HmacSha1, false, 1);
+    let s = Sealer::new(
+        TlsVersion::TLS10,
+        BulkCipher::TripleDesCbc,
+        MacAlg::HmacSha1,
+        false,
+        1,
+    );
     let d = s.decryptor();
     for len in [0usize, 7, 9, 23] {
         assert_eq!(d.peek_content_len(&vec![0; len]), None, "len {len}");
