@@ -274,3 +274,122 @@ fn encrypted_hello_request_is_recognised_as_renegotiation() {
     assert!(facts.renegotiation);
     assert_eq!(facts.renegotiation_frame, Some(10));
 }
+
+/// A whole keyed conversation as (dir, segment, frame): handshake, empty
+/// fragments, a 1/n-1 split, large skipped records, a closing alert.
+fn conversation() -> Vec<(Dir, Vec<u8>, u64)> {
+    let mut out = Vec::new();
+    let mut ch = vec![3, 1];
+    ch.extend(CLIENT_RANDOM);
+    ch.extend([0, 0, 2, 0x00, 0x0a, 1, 0]);
+    out.push((Dir::AB, record(22, &hs(1, &ch)), 1));
+    let mut sh = vec![3, 1];
+    sh.extend(SERVER_RANDOM);
+    sh.extend([0, 0x00, 0x0a, 0]);
+    let mut flight = hs(2, &sh);
+    flight.extend(hs(14, &[]));
+    out.push((Dir::BA, record(22, &flight), 2));
+    let (mut c, mut s) = Sealer::pair(&MASTER);
+    let mut seg = record(22, &hs(16, &[0x55; 130]));
+    seg.extend(record(20, &[1]));
+    seg.extend(c.seal(22, &hs(20, &[0xf1; 12])));
+    out.push((Dir::AB, seg, 3));
+    let mut seg = record(20, &[1]);
+    seg.extend(s.seal(22, &hs(20, &[0xf2; 12])));
+    out.push((Dir::BA, seg, 4));
+    let mut seg = c.seal(23, b"");
+    seg.extend(c.seal(23, &[0x41; 700]));
+    seg.extend(c.seal(23, b"O"));
+    seg.extend(c.seal(23, b"PTIONS"));
+    out.push((Dir::AB, seg, 5));
+    let mut seg = s.seal(23, b"");
+    seg.extend(s.seal(23, &[0x42; 90]));
+    seg.extend(s.seal(23, &[0x43; 2000]));
+    seg.extend(s.seal(23, b""));
+    out.push((Dir::BA, seg, 6));
+    out.push((Dir::AB, c.seal(21, &[1, 0]), 7));
+    out
+}
+
+fn run_cut(segs: &[(Dir, Vec<u8>, u64)], cuts: &[proptest::sample::Index]) -> String {
+    let mut f = TlsFlow::with_keys(TlsLimits::default(), Some(keys(&MASTER)));
+    for (dir, bytes, frame) in segs {
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        points.extend([0, bytes.len()]);
+        points.sort_unstable();
+        points.dedup();
+        for w in points.windows(2) {
+            f.on_data(*dir, &bytes[w[0]..w[1]], *frame, Timestamp::default());
+        }
+    }
+    serde_json::to_string(&f.finish()).expect("json")
+}
+
+/// What decryption decides, without the wire rungs that depend on how the
+/// bytes were cut into segments by definition.
+fn decrypted_view(facts_json: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(facts_json).expect("json");
+    let dir = |i: usize| {
+        let a = &v["per_dir"][i]["app_data"];
+        serde_json::json!([
+            a["records"],
+            a["bytes"],
+            a["decrypted_empty_records"],
+            a["decrypted_empty_frames"],
+            v["per_dir"][i]["handshake_messages"]
+        ])
+    };
+    serde_json::json!([
+        v["decryption"],
+        v["alerts"],
+        v["renegotiation"],
+        dir(0),
+        dir(1)
+    ])
+}
+
+#[test]
+fn whole_conversation_decrypts_every_kind_of_record() {
+    let facts: serde_json::Value =
+        serde_json::from_str(&run_cut(&conversation(), &[])).expect("json");
+    assert_eq!(facts["decryption"], "decrypted (key log)");
+    assert_eq!(
+        facts["per_dir"][0]["app_data"]["decrypted_empty_records"],
+        1
+    );
+    assert_eq!(
+        facts["per_dir"][1]["app_data"]["decrypted_empty_records"],
+        2
+    );
+    assert_eq!(facts["alerts"][0]["description"], 0);
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_segmentation_of_a_keyed_conversation_gives_the_same_facts(
+        cuts in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..16)
+    ) {
+        let segs = conversation();
+        proptest::prop_assert_eq!(
+            decrypted_view(&run_cut(&segs, &[])),
+            decrypted_view(&run_cut(&segs, &cuts))
+        );
+    }
+
+    #[test]
+    fn damaged_keyed_conversations_never_panic(
+        pos in 0usize..4000, val in proptest::prelude::any::<u8>(),
+        cuts in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..8)
+    ) {
+        let mut segs = conversation();
+        let mut at = pos;
+        for (_, bytes, _) in segs.iter_mut() {
+            if at < bytes.len() {
+                bytes[at] ^= val | 1;
+                break;
+            }
+            at -= bytes.len();
+        }
+        let _ = run_cut(&segs, &cuts);
+    }
+}
