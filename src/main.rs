@@ -181,97 +181,147 @@ fn run_check(
         .enumerate()
         .filter(|(_, p)| p.as_os_str() != "-")
         .collect();
-    let results: Vec<(usize, Result<InputFacts, engine::EngineError>)> = pool.install(|| {
-        file_inputs
-            .par_iter()
-            .map(|(i, path)| {
-                let bar = progress_bar(&plan, path);
-                let r = engine::collect_facts(path, *i, &per_input_opts, &|pos| {
-                    if let Some(b) = &bar {
-                        b.set_position(pos);
-                    }
-                });
-                if let Some(b) = bar {
-                    b.finish_and_clear();
+    // Files are read in parallel; their reports are written in input order
+    // as soon as every earlier input is done (a finished later input waits
+    // in `pending`, which holds only facts, never packets).
+    let (tx, rx) =
+        crossbeam_channel::unbounded::<(usize, Result<InputFacts, engine::EngineError>)>();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let producer_inputs = &file_inputs;
+        let plan_ref = &plan;
+        let opts_ref = &per_input_opts;
+        let pool_ref = &pool;
+        scope.spawn(move || {
+            pool_ref.install(|| {
+                producer_inputs
+                    .par_iter()
+                    .for_each_with(tx, |tx, (i, path)| {
+                        let bar = progress_bar(plan_ref, path);
+                        let r = engine::collect_facts(path, *i, opts_ref, &|pos| {
+                            if let Some(b) = &bar {
+                                b.set_position(pos);
+                            }
+                        });
+                        if let Some(b) = bar {
+                            b.finish_and_clear();
+                        }
+                        let _ = tx.send((*i, r));
+                    });
+            });
+        });
+        let mut pending: std::collections::BTreeMap<
+            usize,
+            Result<InputFacts, engine::EngineError>,
+        > = std::collections::BTreeMap::new();
+        let mut next_result = |i: usize| -> Option<Result<InputFacts, engine::EngineError>> {
+            loop {
+                if let Some(r) = pending.remove(&i) {
+                    return Some(r);
                 }
-                (*i, r)
-            })
-            .collect()
-    });
-    let mut results = results.into_iter().peekable();
+                let (j, r) = rx.recv().ok()?;
+                pending.insert(j, r);
+            }
+        };
 
-    for (i, path) in plan.inputs.iter().enumerate() {
-        if path.as_os_str() == "-" {
-            let source = match FileSource::open(path) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("tlsaudit: {e}");
-                    input_failed = true;
-                    reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+        // A closed pipe (`| head`) ends the run at once: no point reading
+        // the remaining inputs (exit 0, like other Unix filters).
+        let result = (|| -> anyhow::Result<()> {
+            for (i, path) in plan.inputs.iter().enumerate() {
+                if path.as_os_str() == "-" {
+                    let source = match FileSource::open(path) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            eprintln!("tlsaudit: {e}");
+                            input_failed = true;
+                            reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+                            continue;
+                        }
+                    };
+                    let mut render_err = None;
+                    let mut count = 0usize;
+                    let res = engine::stream_facts(source, i, &plan.engine, &mut |f| {
+                        count += 1;
+                        if render_err.is_none() {
+                            if let Err(e) = reporter.flow(checks::judge(f, &plan.profile)) {
+                                render_err = Some(e);
+                            }
+                        }
+                    });
+                    if let Some(e) = render_err {
+                        return Err(e.into());
+                    }
+                    match res {
+                        Ok((stats, decode)) => {
+                            let facts = InputFacts {
+                                path: path.clone(),
+                                flows: Vec::new(),
+                                stats,
+                                decode,
+                                evicted_full: 0,
+                            };
+                            let mut rep = input_report(path, Some(&facts), None, false);
+                            if count > 0 {
+                                rep.warnings.retain(|w| !w.starts_with("no TCP flow"));
+                            }
+                            reporter.input(rep)?;
+                        }
+                        Err(e) => {
+                            eprintln!("tlsaudit: {e}");
+                            input_failed = true;
+                            reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+                        }
+                    }
                     continue;
                 }
-            };
-            let mut render_err = None;
-            let mut count = 0usize;
-            let res = engine::stream_facts(source, i, &plan.engine, &mut |f| {
-                count += 1;
-                if render_err.is_none() {
-                    if let Err(e) = reporter.flow(checks::judge(f, &plan.profile)) {
-                        render_err = Some(e);
+                let Some(r) = next_result(i) else {
+                    break;
+                };
+                match r {
+                    Ok(facts) => {
+                        let rep = input_report(path, Some(&facts), None, markdown);
+                        if plan.verbose > 0 {
+                            eprintln!(
+                            "tlsaudit: {}: {} frames, {} TCP segments, {} on audited ports, {} flows",
+                            path.display(),
+                            facts.stats.packets,
+                            facts.decode.segments,
+                            facts.decode.audited_segments,
+                            facts.flows.len()
+                        );
+                            for (reason, (n, first)) in &facts.decode.by_reason {
+                                eprintln!(
+                                "tlsaudit:   {n} frames skipped: {reason} (first: frame {first})"
+                            );
+                            }
+                        }
+                        if !plan.quiet {
+                            for w in &rep.warnings {
+                                eprintln!("tlsaudit: warning: {}: {w}", path.display());
+                            }
+                        }
+                        for f in facts.flows {
+                            reporter.flow(checks::judge(f, &plan.profile))?;
+                        }
+                        reporter.input(rep)?;
+                    }
+                    Err(e) => {
+                        eprintln!("tlsaudit: {e}");
+                        input_failed = true;
+                        reporter.input(input_report(path, None, Some(e.to_string()), false))?;
                     }
                 }
-            });
-            if let Some(e) = render_err {
-                return Err(e.into());
             }
-            match res {
-                Ok((stats, decode)) => {
-                    let facts = InputFacts {
-                        path: path.clone(),
-                        flows: Vec::new(),
-                        stats,
-                        decode,
-                        evicted_full: 0,
-                    };
-                    let mut rep = input_report(path, Some(&facts), None, false);
-                    if count > 0 {
-                        rep.warnings.retain(|w| !w.starts_with("no TCP flow"));
-                    }
-                    reporter.input(rep)?;
-                }
-                Err(e) => {
-                    eprintln!("tlsaudit: {e}");
-                    input_failed = true;
-                    reporter.input(input_report(path, None, Some(e.to_string()), false))?;
-                }
-            }
-            continue;
-        }
-        let Some((_, r)) = results.next() else {
-            break;
-        };
-        match r {
-            Ok(facts) => {
-                let rep = input_report(path, Some(&facts), None, markdown);
-                if !plan.quiet {
-                    for w in &rep.warnings {
-                        eprintln!("tlsaudit: warning: {}: {w}", path.display());
-                    }
-                }
-                for f in facts.flows {
-                    reporter.flow(checks::judge(f, &plan.profile))?;
-                }
-                reporter.input(rep)?;
-            }
-            Err(e) => {
-                eprintln!("tlsaudit: {e}");
-                input_failed = true;
-                reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+            Ok(())
+        })();
+        if let Err(e) = &result {
+            if is_broken_pipe(e) {
+                std::process::exit(0);
             }
         }
-    }
+        result
+    })?;
     let totals = reporter.finish()?;
-    if totals.flows == 0 && !plan.quiet {
+    if totals.flows == 0 && !input_failed && !plan.quiet {
         eprintln!(
             "tlsaudit: warning: no TCP flow on port(s) {:?} found; use --port N or --any-port",
             plan.engine.filter.ports

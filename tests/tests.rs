@@ -1,11 +1,17 @@
 //! The single integration-test binary (one binary, topic modules).
+//! `robustness::mutate::alloc` installs the binary's counting allocator.
 
 mod util;
 
+mod alloc_free;
 mod capture_corpus;
 mod captures;
 mod cli;
 mod corpus;
 mod keys;
+mod layering;
+mod live;
 mod profile_cli;
 mod report_format;
+mod robustness;
+mod snapshots;

@@ -82,6 +82,37 @@ fn fill_to(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
 
 type BoxRead = Box<dyn Read + Send>;
 
+/// The last I/O error of the underlying stream. pcap-parser reduces any
+/// read error to `PcapError::ReadError`; this keeps the real one so the
+/// message can name it and a damaged gzip stream can be told from a failing
+/// disk.
+type ErrorSlot = std::sync::Arc<std::sync::Mutex<Option<io::Error>>>;
+
+/// A reader that records its last error in an [`ErrorSlot`].
+struct Recording {
+    inner: BoxRead,
+    slot: ErrorSlot,
+}
+
+impl Read for Recording {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.inner.read(buf) {
+                // pcap-parser does not retry on EINTR: do it here.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let copy = io::Error::new(e.kind(), e.to_string());
+                    if let Ok(mut slot) = self.slot.lock() {
+                        *slot = Some(copy);
+                    }
+                    return Err(e);
+                }
+                ok => return ok,
+            }
+        }
+    }
+}
+
 enum Inner {
     Legacy(Box<LegacyPcapReader<Prefixed<BoxRead>>>),
     Ng(Box<PcapNGReader<Prefixed<BoxRead>>>),
@@ -111,6 +142,7 @@ pub struct FileSource {
     warnings_dropped: u64,
     /// Bytes of the last returned frame's block, consumed on the next call.
     pending_consume: usize,
+    read_error: ErrorSlot,
 }
 
 impl FileSource {
@@ -200,10 +232,14 @@ impl FileSource {
                 ),
             });
         }
+        let read_error = ErrorSlot::default();
         let reader = Prefixed {
             head,
             pos: 0,
-            inner: stream,
+            inner: Box::new(Recording {
+                inner: stream,
+                slot: read_error.clone(),
+            }) as BoxRead,
         };
         let not_capture = |path: PathBuf, e: PcapError<&[u8]>| CaptureError::NotACapture {
             path,
@@ -235,6 +271,7 @@ impl FileSource {
             done: false,
             warnings_dropped: 0,
             pending_consume: 0,
+            read_error,
         })
     }
 
@@ -385,14 +422,38 @@ impl FileSource {
             Inner::Ng(r) => r.refill().is_ok(),
         };
         if res {
-            Ok(())
-        } else {
-            Err(CaptureError::Read {
-                path: self.path.clone(),
-                offset,
-                source: io::Error::other("read failed"),
-            })
+            return Ok(());
         }
+        let source = self
+            .read_error
+            .lock()
+            .ok()
+            .and_then(|mut e| e.take())
+            .unwrap_or_else(|| io::Error::other("read failed"));
+        // A gzip stream cut short or damaged is damage inside the input, like
+        // a pcap cut short: keep the frames read so far and say so. Anything
+        // else is an I/O failure of the medium (exit 2).
+        let damaged = self.stats.gzip
+            && matches!(
+                source.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::InvalidData
+                    | io::ErrorKind::InvalidInput
+            );
+        if damaged {
+            self.warn(
+                offset,
+                format!("gzip stream damaged or cut short ({source}); stopped reading here, frames before it were read"),
+            );
+            self.done = true;
+            self.stats.bytes = offset;
+            return Ok(());
+        }
+        Err(CaptureError::Read {
+            path: self.path.clone(),
+            offset,
+            source,
+        })
     }
 
     /// Turn an owned block description into a frame (for packet blocks) or
@@ -627,5 +688,76 @@ fn describe_magic(head: &[u8]) -> String {
             "unknown magic number {}, expected a pcap or pcapng file",
             hex.join(" ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+
+    /// A little-endian raw-IP pcap with `n` 40-byte records.
+    fn pcap(n: usize) -> Vec<u8> {
+        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&101u32.to_le_bytes());
+        for i in 0..n {
+            v.extend_from_slice(&(i as u32).to_le_bytes());
+            v.extend_from_slice(&0u32.to_le_bytes());
+            v.extend_from_slice(&40u32.to_le_bytes());
+            v.extend_from_slice(&40u32.to_le_bytes());
+            v.extend_from_slice(&[0x45; 40]);
+        }
+        v
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn read_all(bytes: Vec<u8>) -> Result<(u64, InputStats), CaptureError> {
+        let mut s = FileSource::from_reader(Box::new(Cursor::new(bytes)), "t".into())?;
+        let mut n = 0;
+        while s.next_frame()?.is_some() {
+            n += 1;
+        }
+        Ok((n, s.into_stats()))
+    }
+
+    #[test]
+    fn gzip_cut_short_keeps_the_frames_before_the_cut_with_a_warning() {
+        let mut gz = gzip(&pcap(2000));
+        gz.truncate(gz.len() / 2);
+        let (frames, stats) = read_all(gz).expect("a cut gzip is damage, not an I/O failure");
+        assert!(frames > 0 && frames < 2000, "{frames}");
+        assert_eq!(stats.warnings.len(), 1, "{:?}", stats.warnings);
+        assert!(stats.warnings[0]
+            .message
+            .contains("gzip stream damaged or cut short"));
+    }
+
+    #[test]
+    fn gzip_with_damaged_deflate_data_is_a_warning_not_an_error() {
+        let mut gz = gzip(&pcap(2000));
+        let mid = gz.len() / 2;
+        for b in &mut gz[mid..mid + 64] {
+            *b = 0xff;
+        }
+        let (_, stats) = read_all(gz).expect("damaged gzip data is a warning");
+        assert!(!stats.warnings.is_empty());
+    }
+
+    #[test]
+    fn record_with_caplen_0xffffffff_stops_with_a_warning_after_good_frames() {
+        let mut v = pcap(3);
+        v.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        v.extend_from_slice(&u32::MAX.to_le_bytes());
+        v.extend_from_slice(&40u32.to_le_bytes());
+        v.extend_from_slice(&pcap(30_000)[24..]);
+        let (frames, stats) = read_all(v).expect("reads");
+        assert_eq!(frames, 3);
+        assert_eq!(stats.warnings.len(), 1, "{:?}", stats.warnings);
     }
 }

@@ -171,9 +171,9 @@ pub(super) fn cipher_suite(f: &FlowFacts, p: &Profile) -> CheckResult {
                 ),
                 Some(ch) if offered_wanted.is_empty() => (
                     format!(
-                        "the client did not even offer {} (it offered {} suites)",
+                        "the client did not even offer {} (it offered {})",
                         expected.join(" or "),
-                        ch.cipher_suites.len()
+                        count_suites(ch.cipher_suites.len())
                     ),
                     remedies::OCS_FIPS.to_string(),
                 ),
@@ -211,11 +211,11 @@ pub(super) fn cipher_suite(f: &FlowFacts, p: &Profile) -> CheckResult {
                     return CheckResult::new(
                         Verdict::Fail,
                         format!(
-                            "No ServerHello: the server refused with {} (frame {}) and the client did not even offer {} (it offered {} suites).",
+                            "No ServerHello: the server refused with {} (frame {}) and the client did not even offer {} (it offered {}).",
                             a.description.map_or_else(|| "an alert".into(), alert_description),
                             a.frame,
                             expected.join(" or "),
-                            ch.cipher_suites.len()
+                            count_suites(ch.cipher_suites.len())
                         ),
                     )
                     .expected(expected)
@@ -238,6 +238,15 @@ pub(super) fn cipher_suite(f: &FlowFacts, p: &Profile) -> CheckResult {
             .expected(expected)
             .frames(ch_frames)
         }
+    }
+}
+
+/// "1 suite" / "3 suites".
+fn count_suites(n: usize) -> String {
+    if n == 1 {
+        "1 suite".into()
+    } else {
+        format!("{n} suites")
     }
 }
 

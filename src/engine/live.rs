@@ -131,7 +131,7 @@ pub fn run<E: From<EngineError>>(
     if let Some(p) = pcap.as_mut() {
         let _ = p.flush();
     }
-    let mut stats = cap.stats().clone();
+    let mut stats = cap.refresh_stats().clone();
     stats.warnings.extend(
         counters
             .warnings()

@@ -84,6 +84,7 @@ pub fn build<S>(
         tcp.conflicting_bytes += r.stats.conflicting_bytes;
         tcp.out_of_order += r.stats.out_of_order;
         tcp.overflows += r.stats.overflows;
+        tcp.seq_jumps += r.stats.seq_jumps;
         for &(offset, len, frame) in &r.gap_list {
             tcp.gap_list.push(GapFacts {
                 from: role_of(dir),

@@ -91,6 +91,9 @@ pub struct TcpFacts {
     pub bytes: [u64; 2],
     /// Out-of-order buffer overflowed: bytes dropped, analysis of that direction resumed after a gap.
     pub overflows: u32,
+    /// Segments whose sequence number jumped too far to be reordering
+    /// (tuple reuse or garbage): the stream restarted there after a gap.
+    pub seq_jumps: u32,
     /// The flow was evicted (idle timeout or flow-table cap) rather than closed.
     pub evicted: Option<&'static str>,
 }

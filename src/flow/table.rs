@@ -3,14 +3,20 @@
 //!
 //! Invariants:
 //! - At most `FlowLimits::max_flows` open flows; past it the longest-idle
-//!   flow is evicted (and reported, never dropped silently).
+//!   flow (the one whose last packet came earliest in the input) is evicted
+//!   (and reported, never dropped silently).
+//! - Per-packet cost does not grow with the number of open flows: eviction,
+//!   idle expiry and tombstone expiry walk recency queues from the old end
+//!   and stop at the first entry that stays, so a SYN flood against a full
+//!   table costs O(1) amortised per packet, not a scan of the table.
 //! - Expiry uses capture timestamps passed in, never the wall clock, so the
 //!   same input always gives the same flows.
 //! - A closed flow (RST, or FIN both ways) is handed out at once; its tuple
 //!   is remembered briefly so trailing ACKs do not open a phantom flow, and a
 //!   new SYN on it starts a new flow (port reuse).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 
 use super::reassembly::{Delivery, Reassembler, ReassemblyStats};
 use super::seq::Seq;
@@ -29,6 +35,94 @@ pub trait StreamSink {
 /// Out-of-order cap once the consumer needs only headers: enough for a few
 /// reordered full-size segments, which is what real reordering looks like.
 pub const HEADERS_ONLY_BUFFER: usize = 16 * 1024;
+
+/// Hasher of the flow maps: a folded 64×64→128-bit multiply per word (the
+/// scheme of aHash's fallback), seeded once per process. std's SipHash was a
+/// quarter of the single-thread CPU profile (a segment costs up to three
+/// lookups); this is several times cheaper. The random seed keeps crafted
+/// colliding tuples from degrading the table; nothing reaches output in map
+/// order (R8), so the seed cannot change a report.
+#[derive(Clone, Copy)]
+pub struct FlowHasher {
+    state: u64,
+}
+
+const FOLD_MUL: u64 = 0x5851_f42d_4c95_7f2d;
+
+impl FlowHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        let x = u128::from(self.state ^ word) * u128::from(FOLD_MUL);
+        self.state = (x as u64) ^ ((x >> 64) as u64);
+    }
+}
+
+impl Hasher for FlowHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+    #[inline]
+    fn write_u16(&mut self, n: u16) {
+        self.mix(u64::from(n));
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.state.rotate_left(23)
+    }
+}
+
+/// Builds [`FlowHasher`]s from one per-process random seed.
+#[derive(Clone, Copy)]
+pub struct FlowHashBuilder {
+    seed: u64,
+}
+
+impl Default for FlowHashBuilder {
+    fn default() -> Self {
+        // std's RandomState is the only randomness source at hand; hashing a
+        // constant with it yields a per-process random seed.
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x7461_7564_6974u64);
+        FlowHashBuilder { seed }
+    }
+}
+
+impl BuildHasher for FlowHashBuilder {
+    type Hasher = FlowHasher;
+    #[inline]
+    fn build_hasher(&self) -> FlowHasher {
+        FlowHasher { state: self.seed }
+    }
+}
+
+type FlowMap<V> = HashMap<FlowKey, V, FlowHashBuilder>;
 
 /// Limits of the flow table (R2).
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +177,8 @@ pub struct Flow<S> {
     /// soon as settled); it stays in the table to absorb its later packets.
     pub reported: bool,
     pub sink: S,
+    /// Stamp of this flow's newest entry in the table's recency queue.
+    touched: u64,
 }
 
 impl<S> Flow<S> {
@@ -97,8 +193,16 @@ impl<S> Flow<S> {
 
 /// Flow table generic over the per-flow consumer `S`.
 pub struct FlowTable<S> {
-    flows: HashMap<FlowKey, Flow<S>>,
-    tombstones: HashMap<FlowKey, Timestamp>,
+    flows: FlowMap<Flow<S>>,
+    /// Flows in the order they last saw a packet (oldest first), with the
+    /// stamp of that packet; entries whose stamp is no longer the flow's
+    /// `touched` are stale and skipped (lazy deletion, compacted when the
+    /// queue outgrows the table, so it stays O(open flows)).
+    recency: VecDeque<(FlowKey, u64)>,
+    clock: u64,
+    tombstones: FlowMap<Timestamp>,
+    /// Tombstones in the order they were made, for expiry from the old end.
+    tombstone_order: VecDeque<(FlowKey, Timestamp)>,
     limits: FlowLimits,
     last_sweep: Timestamp,
     /// Flows evicted because the table was full.
@@ -108,8 +212,11 @@ pub struct FlowTable<S> {
 impl<S: StreamSink> FlowTable<S> {
     pub fn new(limits: FlowLimits) -> Self {
         FlowTable {
-            flows: HashMap::new(),
-            tombstones: HashMap::new(),
+            flows: FlowMap::default(),
+            recency: VecDeque::new(),
+            clock: 0,
+            tombstones: FlowMap::default(),
+            tombstone_order: VecDeque::new(),
             limits,
             last_sweep: Timestamp::default(),
             evicted_full: 0,
@@ -140,7 +247,12 @@ impl<S: StreamSink> FlowTable<S> {
         let (key, dir) = FlowKey::from_endpoints(seg.src, seg.dst);
         let pure_syn = seg.flags.syn && !seg.flags.ack;
 
-        if let Some(closed_at) = self.tombstones.get(&key).copied() {
+        let tombstone = if self.tombstones.is_empty() {
+            None
+        } else {
+            self.tombstones.get(&key).copied()
+        };
+        if let Some(closed_at) = tombstone {
             if pure_syn {
                 self.tombstones.remove(&key);
             } else if seg.ts.secs_since(closed_at) < TOMBSTONE_SECS || seg.payload.is_empty() {
@@ -198,8 +310,23 @@ impl<S: StreamSink> FlowTable<S> {
                     evicted: None,
                     reported: false,
                     sink,
+                    touched: 0,
                 },
             );
+        }
+        self.clock += 1;
+        let stamp = self.clock;
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        flow.touched = stamp;
+        match self.recency.back_mut() {
+            // A burst of one flow keeps one queue entry.
+            Some(back) if back.0 == key => back.1 = stamp,
+            _ => {
+                self.recency.push_back((key, stamp));
+                self.compact();
+            }
         }
         let Some(flow) = self.flows.get_mut(&key) else {
             return;
@@ -266,50 +393,86 @@ impl<S: StreamSink> FlowTable<S> {
 
     fn remember_closed(&mut self, key: FlowKey, ts: Timestamp) {
         if self.tombstones.len() >= MAX_TOMBSTONES {
-            let cutoff = ts;
-            self.tombstones
-                .retain(|_, t| cutoff.secs_since(*t) < TOMBSTONE_SECS);
-            if self.tombstones.len() >= MAX_TOMBSTONES {
-                self.tombstones.clear();
-            }
+            // Forget the oldest: a trailing packet of that connection may
+            // then open a short phantom flow, which is reported, not lost.
+            self.pop_tombstone();
         }
         self.tombstones.insert(key, ts);
+        self.tombstone_order.push_back((key, ts));
     }
 
-    /// Finish flows idle longer than the timeout at capture time `now`.
+    /// Remove the oldest tombstone (skipping entries superseded by a newer one).
+    fn pop_tombstone(&mut self) {
+        while let Some((k, t)) = self.tombstone_order.pop_front() {
+            if self.tombstones.get(&k) == Some(&t) {
+                self.tombstones.remove(&k);
+                return;
+            }
+        }
+    }
+
+    /// The live entry at the old end of the recency queue (stale entries
+    /// are dropped on the way).
+    fn oldest(&mut self) -> Option<FlowKey> {
+        while let Some(&(k, stamp)) = self.recency.front() {
+            if self.flows.get(&k).is_some_and(|f| f.touched == stamp) {
+                return Some(k);
+            }
+            self.recency.pop_front();
+        }
+        None
+    }
+
+    /// Drop stale queue entries once they outnumber the live ones.
+    fn compact(&mut self) {
+        if self.recency.len() > 2 * self.flows.len() + 1024 {
+            let flows = &self.flows;
+            self.recency
+                .retain(|(k, stamp)| flows.get(k).is_some_and(|f| f.touched == *stamp));
+        }
+    }
+
+    /// Finish flows idle longer than the timeout at capture time `now`,
+    /// oldest first; stops at the first flow that is not idle (flows whose
+    /// timestamps go backwards are expired later, or at the end).
     pub fn sweep(&mut self, now: Timestamp, done: &mut dyn FnMut(Flow<S>)) {
         let timeout = self.limits.idle_timeout_secs;
-        let mut idle: Vec<FlowKey> = self
-            .flows
-            .values()
-            .filter(|f| now.secs_since(f.last_ts) >= timeout)
-            .map(|f| f.key)
-            .collect();
-        // Deterministic order for the consumer (R8).
-        idle.sort_by_key(|k| self.flows.get(k).map(|f| f.first_frame));
-        for k in idle {
+        while let Some(k) = self.oldest() {
+            let idle = self
+                .flows
+                .get(&k)
+                .is_some_and(|f| now.secs_since(f.last_ts) >= timeout);
+            if !idle {
+                break;
+            }
+            self.recency.pop_front();
             if let Some(mut f) = self.flows.remove(&k) {
                 f.evicted = Some("idle");
                 self.finish(f, done);
             }
         }
-        self.tombstones
-            .retain(|_, t| now.secs_since(*t) < TOMBSTONE_SECS);
+        while let Some(&(k, t)) = self.tombstone_order.front() {
+            if now.secs_since(t) < TOMBSTONE_SECS {
+                break;
+            }
+            self.tombstone_order.pop_front();
+            if self.tombstones.get(&k) == Some(&t) {
+                self.tombstones.remove(&k);
+            }
+        }
+        self.compact();
     }
 
     fn evict_longest_idle(&mut self, done: &mut dyn FnMut(Flow<S>)) {
-        let victim = self
-            .flows
-            .values()
-            .min_by_key(|f| (f.last_ts, f.first_frame))
-            .map(|f| f.key);
-        if let Some(k) = victim {
+        if let Some(k) = self.oldest() {
+            self.recency.pop_front();
             if let Some(mut f) = self.flows.remove(&k) {
                 f.evicted = Some("flow table full");
                 self.evicted_full += 1;
                 self.finish(f, done);
             }
         }
+        self.compact();
     }
 
     /// An open flow by key.
@@ -319,6 +482,7 @@ impl<S: StreamSink> FlowTable<S> {
 
     /// End of input: finish every open flow, in first-frame order.
     pub fn drain(&mut self, done: &mut dyn FnMut(Flow<S>)) {
+        self.recency.clear();
         let mut all: Vec<Flow<S>> = self.flows.drain().map(|(_, f)| f).collect();
         all.sort_by_key(|f| (f.first_frame, f.key));
         for f in all {
@@ -340,5 +504,93 @@ fn deliver<S: StreamSink>(sink: &mut S, dir: Dir, d: Delivery<'_>) {
     match d {
         Delivery::Data { bytes, frame, ts } => sink.on_data(dir, bytes, frame, ts),
         Delivery::Gap { len, frame } => sink.on_gap(dir, len, frame),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpFlags;
+
+    #[derive(Default)]
+    struct Null;
+    impl StreamSink for Null {
+        fn on_data(&mut self, _: Dir, _: &[u8], _: u64, _: Timestamp) {}
+        fn on_gap(&mut self, _: Dir, _: u64, _: u64) {}
+        fn wants_payload(&self, _: Dir) -> bool {
+            true
+        }
+    }
+
+    fn seg(client_port: u16, frame: u64, secs: i64) -> Segment<'static> {
+        Segment {
+            frame,
+            ts: Timestamp::new(secs, 0),
+            src: format!("10.0.0.2:{client_port}").parse().unwrap(),
+            dst: "10.0.0.1:5062".parse().unwrap(),
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags {
+                syn: true,
+                ..TcpFlags::default()
+            },
+            payload: &[],
+            missing: 0,
+        }
+    }
+
+    fn table(max_flows: usize) -> FlowTable<Null> {
+        FlowTable::new(FlowLimits {
+            max_flows,
+            idle_timeout_secs: 10,
+            ..FlowLimits::default()
+        })
+    }
+
+    #[test]
+    fn full_table_evicts_the_flow_whose_last_packet_is_oldest() {
+        let mut t = table(3);
+        let mut done = Vec::new();
+        for (i, port) in [1000u16, 1001, 1002].into_iter().enumerate() {
+            t.segment(&seg(port, i as u64 + 1, 0), &mut |_| Null, &mut |f| {
+                done.push(f.key.a.port().min(f.key.b.port()))
+            });
+        }
+        // Flow 1000 speaks again: 1001 is now the longest idle.
+        t.segment(&seg(1000, 4, 0), &mut |_| Null, &mut |_| {});
+        t.segment(&seg(1003, 5, 0), &mut |_| Null, &mut |f| {
+            assert_eq!(f.evicted, Some("flow table full"));
+            done.push(f.key.a.port().min(f.key.b.port()));
+        });
+        assert_eq!(done, vec![1001]);
+        assert_eq!(t.evicted_full, 1);
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn flood_against_a_full_table_keeps_the_recency_queue_bounded() {
+        let mut t = table(100);
+        let mut evicted = 0u64;
+        for i in 0..50_000u64 {
+            let port = 1024 + (i % 60_000) as u16;
+            t.segment(&seg(port, i + 1, 0), &mut |_| Null, &mut |_| evicted += 1);
+        }
+        assert_eq!(t.len(), 100);
+        assert_eq!(t.evicted_full, 50_000 - 100);
+        assert!(t.recency.len() <= 2 * t.len() + 1024 + 1);
+    }
+
+    #[test]
+    fn idle_flows_expire_oldest_first_and_active_ones_stay() {
+        let mut t = table(1000);
+        t.segment(&seg(1000, 1, 0), &mut |_| Null, &mut |_| {});
+        t.segment(&seg(1001, 2, 5), &mut |_| Null, &mut |_| {});
+        let mut expired = Vec::new();
+        t.segment(&seg(1002, 3, 12), &mut |_| Null, &mut |f| {
+            assert_eq!(f.evicted, Some("idle"));
+            expired.push(f.first_frame);
+        });
+        assert_eq!(expired, vec![1]);
+        assert_eq!(t.len(), 2);
     }
 }

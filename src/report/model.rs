@@ -204,6 +204,9 @@ pub struct TcpRecord {
     pub overlaps: u64,
     pub out_of_order: u64,
     pub overflows: u32,
+    /// Times a direction's sequence numbers jumped far (not reordering); the
+    /// stream was resynchronised there.
+    pub seq_jumps: u32,
     /// How the connection ended: `fin`/`rst` per side, first of each.
     pub closes: Vec<CloseRecord>,
     pub evicted: Option<&'static str>,
@@ -264,7 +267,8 @@ pub struct FlowRecord {
     pub not_tls: Option<NotTlsRecord>,
     pub findings: Vec<Finding>,
     /// With `--keylog`/`--rsa-key`: whether the flow was decrypted, and if
-    /// not (or not wholly) why. Null when no keys were given.
+    /// not (or not wholly) why. Absent when no keys were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decryption: Option<String>,
 }
 
@@ -355,6 +359,7 @@ impl FlowRecord {
                 overlaps: f.tcp.overlaps,
                 out_of_order: f.tcp.out_of_order,
                 overflows: f.tcp.overflows,
+                seq_jumps: f.tcp.seq_jumps,
                 closes: f
                     .tcp
                     .closes
