@@ -8,6 +8,7 @@ mod capture_corpus;
 mod captures;
 mod cli;
 mod corpus;
+mod keys;
 mod layering;
 mod live;
 mod profile_cli;

@@ -282,6 +282,7 @@ impl FlowBuilder {
             frame,
             dir: Some(self.f.dir_of(role)),
             encrypted: false,
+            decrypted: false,
             level: Some(level),
             description: Some(description),
         });
@@ -295,6 +296,7 @@ impl FlowBuilder {
             frame,
             dir: Some(self.f.dir_of(role)),
             encrypted: true,
+            decrypted: false,
             level: None,
             description: None,
         });

@@ -6,7 +6,7 @@ use crate::facts::{FlowFacts, Role};
 use crate::profile::{suites, Profile};
 use crate::tls::model::{AlertFacts, CertFacts, FrameNo};
 
-use super::names::{alert_description, CERTIFICATE_REJECTED, NO_COMMON_PARAMETERS};
+use super::names::{alert_description, alert_level, CERTIFICATE_REJECTED, NO_COMMON_PARAMETERS};
 use super::{alert_role, client_version_offer, poss, remedies, CheckResult, Verdict};
 
 const EXPECTED: &str = "complete";
@@ -133,7 +133,7 @@ fn abort_of(f: &FlowFacts) -> Option<Abort<'_>> {
         .tls
         .alerts
         .iter()
-        .filter(|a| a.encrypted || a.level == Some(2))
+        .filter(|a| (a.encrypted && !a.decrypted) || a.level == Some(2))
         .min_by_key(|a| a.frame);
     if let Some(a) = alert {
         return Some(Abort::Alert(a, alert_role(f, a)));
@@ -216,9 +216,16 @@ fn diagnose(f: &FlowFacts, p: &Profile, abort: &Abort<'_>) -> (String, &'static 
         .from()
         .map_or_else(|| "one side".to_string(), |r| format!("the {}", r.name()));
     let what = match abort {
-        Abort::Alert(a, _) if a.encrypted => {
+        Abort::Alert(a, _) if a.encrypted && !a.decrypted => {
             format!("{who} sent an encrypted alert (frame {})", a.frame)
         }
+        Abort::Alert(a, _) if a.decrypted => format!(
+            "{who} sent an encrypted {} {} alert (frame {}, decrypted)",
+            a.level.map_or_else(|| "unknown".into(), alert_level),
+            a.description
+                .map_or_else(|| "unknown".into(), alert_description),
+            a.frame
+        ),
         Abort::Alert(a, _) => format!(
             "{who} sent a fatal {} alert (frame {})",
             a.description
@@ -246,7 +253,7 @@ fn likely_cause(f: &FlowFacts, p: &Profile, abort: &Abort<'_>) -> (Option<String
     let at = f.first_seen.secs;
     let from = abort.from();
     let desc = match abort {
-        Abort::Alert(a, _) if !a.encrypted => a.description,
+        Abort::Alert(a, _) if !a.encrypted || a.decrypted => a.description,
         _ => None,
     };
 

@@ -4,12 +4,14 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::args::{CommonArgs, FormatArg, OnlyArg};
 use crate::engine::{EngineOptions, PortFilter};
 use crate::flow::FlowLimits;
 use crate::profile::{Profile, ProfileError};
 use crate::report::{Format, Only, ReportOptions};
+use crate::tls::decrypt::{Keys, KeysError};
 use crate::tls::TlsLimits;
 
 /// File name endings read when a directory is given (explicit files are
@@ -32,6 +34,9 @@ pub enum PlanError {
     Input { path: PathBuf, reason: String },
     #[error("{0}")]
     Option(String),
+    /// A `--keylog` / `--rsa-key` file that does not load (file:line for key logs).
+    #[error(transparent)]
+    Keys(#[from] KeysError),
 }
 
 /// Everything a run needs, resolved.
@@ -66,6 +71,12 @@ impl Plan {
                 });
             }
         }
+        // Loaded once here so that a bad key file fails before any packet is read.
+        let keys = if c.keylog.is_empty() && c.rsa_key.is_empty() {
+            None
+        } else {
+            Some(Arc::new(Keys::load(&c.keylog, &c.rsa_key)?))
+        };
         if c.threads == Some(0) {
             return Err(PlanError::Option("-j/--threads must be at least 1".into()));
         }
@@ -103,6 +114,7 @@ impl Plan {
                     max_ooo_bytes: c.max_buffer_kib.max(1) * 1024,
                 },
                 tls_limits: TlsLimits::default(),
+                keys,
             },
             profile,
             report: ReportOptions {

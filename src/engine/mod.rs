@@ -16,11 +16,13 @@ pub mod worker;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::capture::file::FileSource;
 use crate::capture::{CaptureError, InputStats};
 use crate::facts::{FlowFacts, PriorSession};
 use crate::flow::FlowLimits;
+use crate::tls::decrypt::Keys;
 use crate::tls::TlsLimits;
 
 pub use worker::Worker;
@@ -49,6 +51,8 @@ pub struct EngineOptions {
     pub threads: usize,
     pub flow_limits: FlowLimits,
     pub tls_limits: TlsLimits,
+    /// Keys to decrypt with (`--keylog`, `--rsa-key`), shared by every flow.
+    pub keys: Option<Arc<Keys>>,
 }
 
 impl Default for EngineOptions {
@@ -61,6 +65,7 @@ impl Default for EngineOptions {
             threads: 1,
             flow_limits: FlowLimits::default(),
             tls_limits: TlsLimits::default(),
+            keys: None,
         }
     }
 }

@@ -6,7 +6,9 @@ use crate::capture::{Frame, Timestamp};
 use crate::decode::{self, Dir, FlowKey, Segment};
 use crate::facts::{builder, FlowFacts};
 use crate::flow::{Flow, FlowTable, StreamSink};
+use crate::tls::decrypt::Keys;
 use crate::tls::{TlsFlow, TlsLimits};
+use std::sync::Arc;
 
 impl StreamSink for TlsFlow {
     fn on_data(&mut self, dir: Dir, bytes: &[u8], frame: u64, ts: Timestamp) {
@@ -27,6 +29,7 @@ pub struct Worker {
     early: bool,
     filter: PortFilter,
     tls_limits: TlsLimits,
+    keys: Option<Arc<Keys>>,
     table: FlowTable<TlsFlow>,
     finished: Vec<FlowFacts>,
 }
@@ -38,6 +41,7 @@ impl Worker {
             early: false,
             filter: opts.filter.clone(),
             tls_limits: opts.tls_limits,
+            keys: opts.keys.clone(),
             table: FlowTable::new(opts.flow_limits),
             finished: Vec::new(),
         }
@@ -103,6 +107,7 @@ impl Worker {
     fn segment_inner(&mut self, seg: &Segment<'_>) {
         let limits = self.tls_limits;
         let Worker {
+            keys,
             table,
             finished,
             filter,
@@ -113,7 +118,7 @@ impl Worker {
         let filter = &*filter;
         table.segment(
             seg,
-            &mut |_key: &FlowKey| TlsFlow::new(limits),
+            &mut |_key: &FlowKey| TlsFlow::with_keys(limits, keys.clone()),
             &mut |flow| {
                 if !flow.reported {
                     finished.push(to_facts(flow, input, filter))

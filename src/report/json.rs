@@ -99,6 +99,15 @@
 //! `expected` (list, empty when the profile asks nothing), `observed` (string
 //! or null), `frames`, `reason` (one sentence) and `remedy` (string for
 //! `fail`, else null).
+//!
+//! With keys (`--keylog`, `--rsa-key`) each flow also carries `decryption`:
+//! how the flow was decrypted or why not (`"decrypted (key log)"`,
+//! `"decrypted (RSA key)"`, `"no key for this client random"`,
+//! `"wrong key: MAC failure on Finished from the client (frame 8)"`,
+//! `"partly decrypted (key log): … (frame N)"`, `"not decryptable: …"`);
+//! the field is absent when no keys were given. An encrypted alert read with
+//! the keys keeps `"encrypted": true`, gains `"decrypted": true` and has its
+//! `level` and `description`; `decrypted` is absent otherwise.
 
 use std::io::Write;
 

@@ -148,6 +148,27 @@ pub(super) fn write(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderEr
     }
     writeln!(out)?;
 
+    let decrypted: Vec<_> = v
+        .flows
+        .iter()
+        .filter_map(|l| l.rec.decryption.as_ref().map(|d| (l, d)))
+        .collect();
+    if !decrypted.is_empty() {
+        writeln!(out, "## Decryption")?;
+        writeln!(out)?;
+        for (l, d) in decrypted {
+            writeln!(
+                out,
+                "- #{} {} → {}: {}",
+                l.no,
+                cell(&l.rec.client),
+                cell(&l.rec.server),
+                d
+            )?;
+        }
+        writeln!(out)?;
+    }
+
     let troubled: Vec<_> = v
         .flows
         .iter()

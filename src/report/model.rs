@@ -189,6 +189,10 @@ pub struct AlertRecord {
     /// IANA name (`handshake_failure`); null for an encrypted alert.
     pub description: Option<String>,
     pub encrypted: bool,
+    /// An encrypted alert read with the keys: `level` and `description` are
+    /// set. Present only when true (absent = not decrypted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decrypted: bool,
     pub frame: FrameNo,
 }
 
@@ -262,6 +266,10 @@ pub struct FlowRecord {
     pub client_offer: Option<OfferRecord>,
     pub not_tls: Option<NotTlsRecord>,
     pub findings: Vec<Finding>,
+    /// With `--keylog`/`--rsa-key`: whether the flow was decrypted, and if
+    /// not (or not wholly) why. Absent when no keys were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<String>,
 }
 
 fn redact_check(c: &mut crate::checks::CheckResult, r: &mut Redactor) {
@@ -296,17 +304,18 @@ impl FlowRecord {
             .iter()
             .map(|a| AlertRecord {
                 from: a.dir.map(|d| f.role_of(d).name()),
-                level: if a.encrypted {
+                level: if a.encrypted && !a.decrypted {
                     None
                 } else {
                     a.level.map(|l| alert_level(l).into_owned())
                 },
-                description: if a.encrypted {
+                description: if a.encrypted && !a.decrypted {
                     None
                 } else {
                     a.description.map(|d| alert_description(d).into_owned())
                 },
                 encrypted: a.encrypted,
+                decrypted: a.decrypted,
                 frame: a.frame,
             })
             .collect();
@@ -374,6 +383,7 @@ impl FlowRecord {
                 looks_like: r.text(&n.looks_like),
             }),
             findings,
+            decryption: f.tls.decryption.as_ref().map(|d| r.text(d)),
         }
     }
 }

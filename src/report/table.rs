@@ -156,8 +156,28 @@ pub(super) fn write(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderEr
         }
         writeln!(out, "{t}")?;
         write_details(out, v)?;
+        write_decryption(out, v)?;
     }
     write_tail(out, v)
+}
+
+/// With keys given: one line per listed flow saying whether it was
+/// decrypted and, if not, why.
+fn write_decryption(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
+    let lines: Vec<_> = v
+        .flows
+        .iter()
+        .filter_map(|l| l.rec.decryption.as_ref().map(|d| (l, d)))
+        .collect();
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Decryption:")?;
+    for (l, d) in lines {
+        writeln!(out, "  #{} {} → {}: {d}", l.no, l.rec.client, l.rec.server)?;
+    }
+    Ok(())
 }
 
 /// Which flows are listed, for the "no flows" line.

@@ -26,6 +26,9 @@ pub const HT_CERTIFICATE: u8 = 11;
 pub const HT_SERVER_KEY_EXCHANGE: u8 = 12;
 pub const HT_CERTIFICATE_REQUEST: u8 = 13;
 pub const HT_SERVER_HELLO_DONE: u8 = 14;
+pub const HT_CLIENT_KEY_EXCHANGE: u8 = 16;
+pub const HT_FINISHED: u8 = 20;
+pub const HT_KEY_UPDATE: u8 = 24;
 
 const EXT_SERVER_NAME: u16 = 0;
 const EXT_ENCRYPT_THEN_MAC: u16 = 22;
@@ -254,6 +257,32 @@ pub fn parse_certificate(body: &[u8]) -> Result<Vec<&[u8]>, HandshakeError> {
             message: "Certificate",
         }),
     }
+}
+
+/// The DER certificates of a TLS 1.3 Certificate body (RFC 8446 §4.4.2):
+/// `certificate_request_context<0..255>`, then a u24-length list of
+/// entries, each a u24-length `cert_data` and u16-length extensions.
+pub fn parse_certificate_tls13(body: &[u8]) -> Result<Vec<&[u8]>, HandshakeError> {
+    let malformed = || HandshakeError::Malformed {
+        message: "Certificate",
+    };
+    let u24 = |b: &[u8], at: usize| -> Option<usize> {
+        let x = b.get(at..at + 3)?;
+        Some((usize::from(x[0]) << 16) | (usize::from(x[1]) << 8) | usize::from(x[2]))
+    };
+    let ctx_len = usize::from(*body.first().ok_or_else(malformed)?);
+    let at = 1 + ctx_len;
+    let list_len = u24(body, at).ok_or_else(malformed)?;
+    let mut list = body.get(at + 3..at + 3 + list_len).ok_or_else(malformed)?;
+    let mut out = Vec::new();
+    while !list.is_empty() {
+        let len = u24(list, 0).ok_or_else(malformed)?;
+        out.push(list.get(3..3 + len).ok_or_else(malformed)?);
+        let ext = list.get(3 + len..3 + len + 2).ok_or_else(malformed)?;
+        let ext_len = usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+        list = list.get(3 + len + 2 + ext_len..).ok_or_else(malformed)?;
+    }
+    Ok(out)
 }
 
 /// Decode a CertificateRequest body into its CA distinguished names (DER).

@@ -2,8 +2,12 @@
 //! into [`TlsFacts`](model::TlsFacts).
 //!
 //! Owns: [`TlsFlow`] (per-flow state), the record walker, handshake
-//! reassembly, certificate decoding, cipher-suite knowledge. Imports only
-//! `capture` (Timestamp) and `decode` (Dir) types.
+//! reassembly, certificate decoding, cipher-suite knowledge, and — when keys
+//! are given ([`TlsFlow::with_keys`]) — decryption of the protected records
+//! that change a verdict (`keyed.rs` wires [`decrypt`] into the walk: exact
+//! empty-fragment counts, named encrypted alerts, encrypted renegotiation,
+//! TLS 1.3 certificates, and `TlsFacts::decryption` saying how it went).
+//! Imports only `capture` (Timestamp) and `decode` (Dir) types.
 //!
 //! Input contract (from the engine/reassembler):
 //! - `on_data(dir, bytes, frame, ts)` is called once per TCP segment with the
@@ -16,6 +20,7 @@
 pub mod cert;
 pub mod decrypt;
 pub mod handshake;
+mod keyed;
 pub mod model;
 pub mod records;
 mod session;
@@ -25,8 +30,11 @@ pub mod suites;
 
 pub use session::{MAX_ALERTS, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES, MAX_NOTES};
 
+use std::sync::Arc;
+
 use crate::capture::Timestamp;
 use crate::decode::Dir;
+use decrypt::Keys;
 use model::TlsFacts;
 
 /// Limits of the TLS stage (R2): each has a reason in its doc.
@@ -74,6 +82,15 @@ impl TlsFlow {
         }
     }
 
+    /// A flow that decrypts with `keys` (`--keylog`, `--rsa-key`) when given:
+    /// exact empty-fragment counts, named encrypted alerts, TLS 1.3
+    /// certificates, and `TlsFacts::decryption` saying how it went.
+    pub fn with_keys(limits: TlsLimits, keys: Option<Arc<Keys>>) -> Self {
+        TlsFlow {
+            session: session::Session::with_keys(limits, keys),
+        }
+    }
+
     /// New in-order bytes of one direction from one TCP segment.
     pub fn on_data(&mut self, dir: Dir, data: &[u8], frame: u64, ts: Timestamp) {
         self.session.on_data(dir, data, frame, ts);
@@ -107,5 +124,7 @@ impl TlsFlow {
     }
 }
 
+#[cfg(test)]
+mod keyed_tests;
 #[cfg(test)]
 mod tests;

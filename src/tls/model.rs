@@ -194,6 +194,9 @@ pub struct AlertFacts {
     pub dir: Option<Dir>,
     /// Encrypted alert: level/description unknown without keys.
     pub encrypted: bool,
+    /// An encrypted alert that was decrypted (`--keylog`/`--rsa-key`):
+    /// `level` and `description` are filled.
+    pub decrypted: bool,
     pub level: Option<u8>,
     pub description: Option<u8>,
 }

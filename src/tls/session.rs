@@ -9,15 +9,23 @@
 //!   larger Certificate keeps only that prefix, larger others are skipped), and
 //!   bytes searched for a record boundary into `DirStream::hunt`
 //!   (≤ [`HUNT_WINDOW`]). Record bodies that are not needed (application
-//!   data, anything encrypted) are skipped without copying.
+//!   data, anything encrypted) are skipped without copying; when a decryptor
+//!   follows the direction, only the last ≤ `MAX_TAIL` bytes of a skipped
+//!   protected record are kept (`DirStream::adv`) for its `advance`, and the
+//!   protected records worth decrypting (see `keyed.rs`) are treated like
+//!   needed bodies (borrowed when whole, else buffered in `DirStream::buf`).
 //! - Every list in the facts is capped by a named const; exceeding a limit
 //!   adds a note, never unbounded growth. No input makes this panic.
 
 use crate::capture::Timestamp;
 use crate::decode::Dir;
 
+use std::sync::Arc;
+
 use super::cert;
+use super::decrypt::Keys;
 use super::handshake::{self as hs, HsHeader, HS_HEADER_LEN};
+use super::keyed::{AfterRecord, FlowKeys};
 use super::model::{
     AlertFacts, CertChainFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts, FrameNo,
     NotTlsFacts, ServerHelloFacts, TlsFacts, TlsVersion,
@@ -46,6 +54,49 @@ pub const HUNT_WINDOW: usize = 64 * 1024;
 pub const STARTTLS_SCAN_LIMIT: u64 = 64 * 1024;
 /// Consecutive plausible record headers that confirm a boundary on their own.
 const SYNC_CHAIN: usize = 3;
+/// Tail bytes kept of a skipped protected record: TLS 1.0 CBC needs its last
+/// ciphertext block (≤ 16 bytes) plus, under encrypt-then-MAC, the MAC (≤ 48).
+const MAX_TAIL: usize = 64;
+
+/// The last bytes of a protected record being skipped, for the decryptor's
+/// `advance` (the walker skips bodies without copying them; only this tail
+/// is kept, across `on_data` calls when the record straddles segments).
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    need: usize,
+    buf: [u8; MAX_TAIL],
+    len: usize,
+}
+
+impl Tail {
+    fn new(need: usize) -> Tail {
+        Tail {
+            need: need.min(MAX_TAIL),
+            buf: [0; MAX_TAIL],
+            len: 0,
+        }
+    }
+
+    /// Appends bytes, keeping only the last `need`.
+    fn push(&mut self, b: &[u8]) {
+        if self.need == 0 || b.is_empty() {
+            return;
+        }
+        if b.len() >= self.need {
+            self.buf[..self.need].copy_from_slice(&b[b.len() - self.need..]);
+            self.len = self.need;
+            return;
+        }
+        let keep = (self.need - b.len()).min(self.len);
+        self.buf.copy_within(self.len - keep..self.len, 0);
+        self.buf[keep..keep + b.len()].copy_from_slice(b);
+        self.len = keep + b.len();
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
 
 /// Where the record walk of a direction stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,6 +130,9 @@ struct DirStream {
     v2: bool,
     /// Records walked so far.
     records: u64,
+    /// The record being skipped is protected and its decryptor must
+    /// `advance` past it once its last byte went by.
+    adv: Option<Tail>,
 }
 
 /// Handshake-level state of one direction.
@@ -94,6 +148,10 @@ struct DirCtx {
     hs_skip: usize,
     /// A minimal-size application-data record awaiting its successor: (frame, call).
     pending_minimal: Option<(FrameNo, u64)>,
+    /// A decrypted Finished (TLS 1.3: switch to application keys) / KeyUpdate
+    /// went by in the current record.
+    saw_finished: bool,
+    saw_key_update: bool,
 }
 
 /// One record as dispatched to the handshake layer.
@@ -123,6 +181,8 @@ struct Core {
     server_full_handshake: bool,
     fatal_alert: bool,
     notes_dropped: bool,
+    /// Decryption state when keys were given (`--keylog`, `--rsa-key`).
+    keyed: Option<Box<FlowKeys>>,
 }
 
 /// Per-flow TLS decoder state (see the module docs).
@@ -144,17 +204,36 @@ impl Session {
         }
     }
 
+    /// A session that decrypts with `keys` (when given).
+    pub fn with_keys(limits: TlsLimits, keys: Option<Arc<Keys>>) -> Self {
+        let mut s = Session::new(limits);
+        if let Some(k) = keys {
+            s.core.keyed = Some(Box::new(FlowKeys::new(k)));
+            s.core.refresh_decryption();
+        }
+        s
+    }
+
     pub fn facts(&self) -> &TlsFacts {
         &self.core.facts
     }
 
-    pub fn finish(self) -> TlsFacts {
+    pub fn finish(mut self) -> TlsFacts {
+        self.core.refresh_decryption();
         self.core.facts
     }
 
     pub fn wants_payload(&self, dir: Dir) -> bool {
         let d = dir.index();
-        self.streams[d].mode != Mode::Dead && !self.core.dirs[d].finished && !self.core.fatal_alert
+        if self.streams[d].mode == Mode::Dead {
+            return false;
+        }
+        let decrypting = self
+            .core
+            .keyed
+            .as_ref()
+            .is_some_and(|k| k.wants_payload(dir));
+        decrypting || (!self.core.dirs[d].finished && !self.core.fatal_alert)
     }
 
     pub fn is_settled(&self) -> bool {
@@ -207,8 +286,15 @@ impl Session {
                 if st.skip as u64 >= len {
                     // The hole lies inside a body we skip anyway: still in sync.
                     st.skip -= len as usize;
+                    // The decryptor still follows unless the hole ate the tail it needs.
+                    if st.adv.is_some_and(|t| st.skip < t.need) {
+                        st.adv = None;
+                        self.core.lose_keys(dir, "a TCP gap", frame);
+                    }
                     return;
                 }
+                st.adv = None;
+                self.core.lose_keys(dir, "a TCP gap", frame);
                 if !st.buf.is_empty() {
                     self.core.note(format!(
                         "frame {frame}: a {dir:?} record was cut by a TCP gap of {len} bytes"
@@ -341,6 +427,8 @@ fn lost_sync(
     }
     st.buf.clear();
     st.skip = 0;
+    st.adv = None;
+    core.lose_keys(dir, "a lost record boundary", frame);
     st.mode = Mode::Hunt { at_start };
     hunt(st, core, dir, rest, frame, call);
 }
@@ -371,6 +459,14 @@ fn walk(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
         let n = st.skip.min(data.len());
         st.skip -= n;
         pos = n;
+        if let Some(t) = st.adv.as_mut() {
+            t.push(&data[..n]);
+        }
+        if st.skip == 0 {
+            if let Some(t) = st.adv.take() {
+                core.advance_keys(dir, t.bytes(), frame);
+            }
+        }
     }
     // Slow path: finish a record that straddles calls.
     while !st.buf.is_empty() && pos < data.len() {
@@ -424,12 +520,26 @@ fn walk(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
                 start_call: st.buf_call,
             };
             let have = st.buf.len();
+            let mut tail = core.advance_need(dir, v2, ct).map(Tail::new);
+            if let Some(t) = tail.as_mut() {
+                t.push(st.buf.get(hl..).unwrap_or(&[]));
+            }
             st.buf.clear();
             dispatch(st, core, dir, rec, frame);
             let remaining = total.saturating_sub(have);
             let n = remaining.min(data.len() - pos);
+            if let Some(t) = tail.as_mut() {
+                t.push(&data[pos..pos + n]);
+            }
             pos += n;
             st.skip = remaining - n;
+            if let Some(t) = tail {
+                if st.skip == 0 {
+                    core.advance_keys(dir, t.bytes(), frame);
+                } else {
+                    st.adv = Some(t);
+                }
+            }
         }
     }
     // Fast path: whole records borrowed from `data`.
@@ -451,6 +561,11 @@ fn walk(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
         let total = hl + len;
         if rem.len() >= total {
             let wanted = core.wants_body(dir, v2, ct, len);
+            let need = if wanted {
+                None
+            } else {
+                core.advance_need(dir, v2, ct)
+            };
             let rec = Rec {
                 v2,
                 content_type: ct,
@@ -460,6 +575,10 @@ fn walk(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
                 start_call: call,
             };
             dispatch(st, core, dir, rec, frame);
+            if let Some(need) = need {
+                let from = total.saturating_sub(need).max(hl);
+                core.advance_keys(dir, rem.get(from..total).unwrap_or(&[]), frame);
+            }
             pos += total;
         } else if core.wants_body(dir, v2, ct, len) {
             st.buf.extend_from_slice(rem);
@@ -474,8 +593,14 @@ fn walk(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
                 body: None,
                 start_call: call,
             };
+            let tail = core.advance_need(dir, v2, ct).map(|need| {
+                let mut t = Tail::new(need);
+                t.push(rem.get(hl..).unwrap_or(&[]));
+                t
+            });
             dispatch(st, core, dir, rec, frame);
             st.skip = total - rem.len();
+            st.adv = tail;
             return;
         }
     }
@@ -511,6 +636,12 @@ impl Core {
 
     /// Does the walker need this record's body (cleartext parts only)?
     fn wants_body(&self, dir: Dir, v2: bool, ct: ContentType, len: usize) -> bool {
+        if self.is_protected(dir, v2, ct) {
+            return self
+                .keyed
+                .as_ref()
+                .is_some_and(|k| k.wants_plaintext(dir, ct.0, len));
+        }
         if self.dirs[dir.index()].encrypted {
             return false;
         }
@@ -522,6 +653,191 @@ impl Core {
             ContentType::ALERT => len == 2,
             _ => false,
         }
+    }
+
+    /// Is a record of this type from `dir` protected by the record layer?
+    /// TLS ≤1.2: everything after the side's ChangeCipherSpec; TLS 1.3: every
+    /// application-data record after the ServerHello. SSLv2 is never decrypted.
+    fn is_protected(&self, dir: Dir, v2: bool, ct: ContentType) -> bool {
+        if v2 || self.sslv2_session {
+            return false;
+        }
+        if self.tls13 {
+            ct == ContentType::APPLICATION_DATA
+        } else {
+            self.dirs[dir.index()].encrypted
+        }
+    }
+
+    /// Tail bytes the decryptor of `dir` needs to skip a protected record of
+    /// type `ct`; `None` when no decryptor runs for it.
+    fn advance_need(&self, dir: Dir, v2: bool, ct: ContentType) -> Option<usize> {
+        let k = self.keyed.as_ref()?;
+        (k.is_active(dir) && self.is_protected(dir, v2, ct)).then(|| k.tail_need(dir))
+    }
+
+    fn advance_keys(&mut self, dir: Dir, tail: &[u8], frame: FrameNo) {
+        if let Some(k) = self.keyed.as_mut() {
+            k.advance(dir, tail, frame);
+            if !k.is_active(dir) {
+                self.refresh_decryption();
+            }
+        }
+    }
+
+    fn lose_keys(&mut self, dir: Dir, why: &str, frame: FrameNo) {
+        if let Some(k) = self.keyed.as_mut() {
+            if k.is_active(dir) || k.wants_payload(dir) {
+                k.lose(dir, why, frame);
+                self.refresh_decryption();
+            }
+        }
+    }
+
+    /// Copies the decryption status into the facts: the text, and the
+    /// empty-record counts only where they are exact.
+    fn refresh_decryption(&mut self) {
+        let Some(k) = self.keyed.as_ref() else {
+            return;
+        };
+        let status = if k.is_waiting() {
+            if !self.facts.saw_tls {
+                "not decrypted: no TLS seen".to_string()
+            } else if self.facts.client_hello.is_none() && self.facts.server_hello.is_none() {
+                "not decryptable: the handshake is not in the capture (it started earlier)"
+                    .to_string()
+            } else {
+                k.status()
+            }
+        } else {
+            k.status()
+        };
+        for dir in [Dir::AB, Dir::BA] {
+            let st = &mut self.facts.per_dir[dir.index()].app_data;
+            if k.exact(dir) {
+                st.decrypted_empty_records.get_or_insert(0);
+            } else {
+                st.decrypted_empty_records = None;
+            }
+        }
+        self.facts.decryption = Some(status);
+    }
+
+    /// A protected record whose body is here and whose direction has keys:
+    /// decrypt it and act on the plaintext. False when it did not decrypt
+    /// (the caller treats it as opaque).
+    fn on_protected_record(&mut self, dir: Dir, rec: &Rec, body: &[u8], frame: FrameNo) -> bool {
+        let Some(mut k) = self.keyed.take() else {
+            return false;
+        };
+        if !k.is_active(dir) {
+            self.keyed = Some(k);
+            return false;
+        }
+        let first = k.records_verified(dir) == 0;
+        let after = k
+            .decrypt(dir, rec.content_type.0, rec.version, body, frame)
+            .map(|o| self.on_plaintext(dir, rec, o.content_type, o.data, frame));
+        let ok = after.is_some();
+        if let Some(a) = after {
+            k.after_record(dir, a, frame);
+        }
+        let changed = first || !ok || !k.is_active(dir);
+        self.keyed = Some(k);
+        if changed {
+            self.refresh_decryption();
+        }
+        ok
+    }
+
+    /// Acts on one opened record: the content type is the inner one (TLS
+    /// 1.3) or the header's; `data` is `None` for application data known to
+    /// be non-empty without decrypting it whole.
+    fn on_plaintext(
+        &mut self,
+        dir: Dir,
+        rec: &Rec,
+        content_type: u8,
+        data: Option<&[u8]>,
+        frame: FrameNo,
+    ) -> AfterRecord {
+        let d = dir.index();
+        let empty = data.is_some_and(<[u8]>::is_empty);
+        let data = data.unwrap_or(&[]);
+        match ContentType(content_type) {
+            ContentType::APPLICATION_DATA => {
+                if self.tls13 && self.facts.per_dir[d].encrypted_handshake.is_none() {
+                    // Application data before this side's handshake: keep the marker logic.
+                    self.mark_encrypted_handshake(dir, frame);
+                }
+                self.app_data_stats(dir, rec, frame);
+                if empty {
+                    let st = &mut self.facts.per_dir[d].app_data;
+                    if let Some(n) = st.decrypted_empty_records.as_mut() {
+                        *n += 1;
+                    }
+                    push_capped(&mut st.decrypted_empty_frames, frame, MAX_EVIDENCE_FRAMES);
+                }
+                AfterRecord::Nothing
+            }
+            ContentType::ALERT => {
+                self.dirs[d].pending_minimal = None;
+                self.on_decrypted_alert(dir, data, frame);
+                AfterRecord::Nothing
+            }
+            ContentType::HANDSHAKE => {
+                self.dirs[d].pending_minimal = None;
+                if self.tls13 {
+                    if self.facts.per_dir[d].encrypted_handshake.is_none() {
+                        self.mark_encrypted_handshake(dir, frame);
+                    }
+                } else {
+                    self.on_encrypted_handshake(dir, frame);
+                }
+                self.dirs[d].saw_finished = false;
+                self.dirs[d].saw_key_update = false;
+                self.on_handshake_bytes(dir, data, frame);
+                if std::mem::take(&mut self.dirs[d].saw_key_update) {
+                    return AfterRecord::Stop("a KeyUpdate changed the keys (not followed)");
+                }
+                if std::mem::take(&mut self.dirs[d].saw_finished) && self.tls13 {
+                    return AfterRecord::SwitchToApplication;
+                }
+                AfterRecord::Nothing
+            }
+            ContentType::CHANGE_CIPHER_SPEC => {
+                // Only a renegotiation sends a protected ChangeCipherSpec.
+                self.dirs[d].pending_minimal = None;
+                if !self.facts.renegotiation {
+                    self.facts.renegotiation = true;
+                    self.facts.renegotiation_frame = Some(frame);
+                }
+                AfterRecord::Stop("a renegotiation changed the keys (not followed)")
+            }
+            ContentType::HEARTBEAT => {
+                self.facts.per_dir[d].heartbeats += 1;
+                AfterRecord::Nothing
+            }
+            _ => AfterRecord::Nothing,
+        }
+    }
+
+    fn on_decrypted_alert(&mut self, dir: Dir, data: &[u8], frame: FrameNo) {
+        let (level, description) = match data {
+            [l, desc, ..] => (Some(*l), Some(*desc)),
+            _ => (None, None),
+        };
+        if level == Some(2) {
+            self.fatal_alert = true;
+        }
+        self.push_alert(AlertFacts {
+            frame,
+            dir: Some(dir),
+            encrypted: true,
+            decrypted: level.is_some(),
+            level,
+            description,
+        });
     }
 
     fn on_record(&mut self, dir: Dir, rec: Rec, frame: FrameNo, first: bool) {
@@ -550,6 +866,13 @@ impl Core {
         if first && rec.content_type == ContentType::APPLICATION_DATA {
             df.midstream = true;
         }
+        if let Some(body) = rec.body {
+            if self.is_protected(dir, false, rec.content_type)
+                && self.on_protected_record(dir, &rec, body, frame)
+            {
+                return;
+            }
+        }
         if rec.content_type != ContentType::APPLICATION_DATA {
             self.dirs[d].pending_minimal = None;
         }
@@ -569,7 +892,7 @@ impl Core {
                     self.on_handshake_bytes(dir, body, frame);
                 }
             }
-            ContentType::HEARTBEAT => df.heartbeats += 1,
+            ContentType::HEARTBEAT => self.facts.per_dir[d].heartbeats += 1,
             _ => {}
         }
     }
@@ -615,6 +938,12 @@ impl Core {
             self.mark_encrypted_handshake(dir, frame);
             return;
         }
+        self.app_data_stats(dir, rec, frame);
+    }
+
+    /// Record-size statistics of one application-data record (spec §3.3 wire rungs).
+    fn app_data_stats(&mut self, dir: Dir, rec: &Rec, frame: FrameNo) {
+        let d = dir.index();
         let ctx = &mut self.dirs[d];
         let st = &mut self.facts.per_dir[d].app_data;
         st.records += 1;
@@ -654,6 +983,10 @@ impl Core {
         if Some(dir) == self.server_dir {
             self.update_resumption(true);
         }
+        if let Some(k) = self.keyed.as_mut() {
+            k.on_ccs(dir, &self.facts, self.client_dir);
+            self.refresh_decryption();
+        }
     }
 
     fn on_alert(&mut self, dir: Dir, rec: &Rec, frame: FrameNo) {
@@ -668,6 +1001,7 @@ impl Core {
                     frame,
                     dir: Some(dir),
                     encrypted: false,
+                    decrypted: false,
                     level: Some(level),
                     description: Some(description),
                 }
@@ -676,10 +1010,16 @@ impl Core {
                 frame,
                 dir: Some(dir),
                 encrypted: true,
+                decrypted: false,
                 level: None,
                 description: None,
             },
         };
+        self.push_alert(alert);
+    }
+
+    fn push_alert(&mut self, alert: AlertFacts) {
+        let (frame, dir) = (alert.frame, alert.dir);
         if self.facts.alerts.len() < MAX_ALERTS {
             self.facts.alerts.push(alert);
         } else if self.facts.alerts.len() == MAX_ALERTS {
@@ -689,8 +1029,9 @@ impl Core {
             // Push past the cap once so the note is not repeated.
             self.facts.alerts.push(AlertFacts {
                 frame,
-                dir: Some(dir),
+                dir,
                 encrypted: true,
+                decrypted: false,
                 level: None,
                 description: None,
             });
@@ -799,6 +1140,9 @@ impl Core {
     /// certificates it holds whole, and what the cut one still shows.
     fn on_capped_certificate(&mut self, dir: Dir, prefix: &[u8], full_len: usize, frame: FrameNo) {
         let d = dir.index();
+        if let Some(k) = self.keyed.as_mut() {
+            k.on_oversized_message();
+        }
         self.note(format!(
             "frame {frame}: {dir:?} Certificate message of {full_len} bytes exceeds the {}-byte limit; decoded from its first bytes",
             self.limits.max_handshake_len
@@ -843,6 +1187,9 @@ impl Core {
     }
 
     fn oversized(&mut self, dir: Dir, h: HsHeader, frame: FrameNo) {
+        if let Some(k) = self.keyed.as_mut() {
+            k.on_oversized_message();
+        }
         self.note(format!(
             "frame {frame}: {dir:?} handshake message {} of {} bytes exceeds the {}-byte limit; skipped",
             hs::message_name(h.msg_type),
@@ -857,6 +1204,13 @@ impl Core {
             return;
         };
         let body = msg.get(HS_HEADER_LEN..).unwrap_or(&[]);
+        let from_server = self.is_server(dir);
+        let max = self.limits.max_handshake_len;
+        // Only cleartext messages reach this hook: while a decrypted record is
+        // handled, `keyed` is taken out of `self`.
+        if let Some(k) = self.keyed.as_mut() {
+            k.on_cleartext_message(dir, msg, from_server, max);
+        }
         let name = hs::message_name(h.msg_type);
         let df = &mut self.facts.per_dir[d];
         push_capped(
@@ -881,6 +1235,8 @@ impl Core {
             }
             hs::HT_CERTIFICATE => self.on_certificate(dir, body, frame),
             hs::HT_CERTIFICATE_REQUEST => self.on_certificate_request(body, frame),
+            hs::HT_FINISHED => self.dirs[d].saw_finished = true,
+            hs::HT_KEY_UPDATE => self.dirs[d].saw_key_update = true,
             hs::HT_SERVER_KEY_EXCHANGE | hs::HT_SERVER_HELLO_DONE
                 if Some(dir) == self.server_dir =>
             {
@@ -971,6 +1327,10 @@ impl Core {
         } else {
             self.update_resumption(false);
         }
+        if let Some(k) = self.keyed.as_mut() {
+            k.on_server_hello(&self.facts, dir);
+            self.refresh_decryption();
+        }
     }
 
     /// TLS ≤ 1.2 abbreviated handshake: session id echoed with no
@@ -1015,7 +1375,12 @@ impl Core {
             self.server_full_handshake = true;
             self.update_resumption(false);
         }
-        let ders = match hs::parse_certificate(body) {
+        let parsed = if self.tls13 {
+            hs::parse_certificate_tls13(body)
+        } else {
+            hs::parse_certificate(body)
+        };
+        let ders = match parsed {
             Ok(v) => v,
             Err(e) => {
                 self.note(format!("frame {frame}: {e} from {dir:?}"));
@@ -1049,6 +1414,17 @@ impl Core {
     }
 
     fn on_certificate_request(&mut self, body: &[u8], frame: FrameNo) {
+        if self.tls13 {
+            // TLS 1.3 (decrypted): the CA names sit in an extension; that a
+            // certificate was requested is what the client CN check needs.
+            self.facts
+                .certificate_request
+                .get_or_insert(CertRequestFacts {
+                    frame,
+                    ca_names: Vec::new(),
+                });
+            return;
+        }
         let tls12 = self.facts.negotiated_version == Some(TlsVersion::TLS12);
         let parsed = hs::parse_certificate_request(body, tls12)
             .or_else(|_| hs::parse_certificate_request(body, !tls12));

@@ -46,6 +46,55 @@ pub use suites::{suite_params, BulkCipher, KeyExchange, MacAlg, PrfHash, SuitePa
 
 use crate::tls::model::{CipherSuiteId, TlsVersion};
 
+/// The keys given on the command line (`--keylog`, `--rsa-key`), loaded once
+/// before any packet is read and shared read-only by every flow.
+#[derive(Default)]
+pub struct Keys {
+    pub keylog: KeyLog,
+    pub rsa: RsaKeys,
+}
+
+impl Keys {
+    /// Loads every key log and RSA key file; the first bad file is the error
+    /// (with file and line for key logs).
+    pub fn load(
+        keylogs: &[std::path::PathBuf],
+        rsa_keys: &[std::path::PathBuf],
+    ) -> Result<Keys, KeysError> {
+        let mut keys = Keys::default();
+        for p in keylogs {
+            keys.keylog.add_file(p)?;
+        }
+        for p in rsa_keys {
+            keys.rsa.add_file(p)?;
+        }
+        Ok(keys)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keylog.is_empty() && self.rsa.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Keys {
+    // Secrets stay out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("keylog_entries", &self.keylog.len())
+            .field("rsa_keys", &self.rsa.len())
+            .finish()
+    }
+}
+
+/// A key file that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error(transparent)]
+    KeyLog(#[from] KeyLogError),
+    #[error(transparent)]
+    Rsa(#[from] RsaKeyError),
+}
+
 /// Why a session could not be keyed or a record not decrypted. Record
 /// errors carry `seq`, the record's sequence number under its keys.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

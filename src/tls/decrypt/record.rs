@@ -280,6 +280,46 @@ impl RecordDecryptor {
         self.verified
     }
 
+    /// CBC only: the content length a record's padding byte implies, read
+    /// from its last block alone — one block decryption instead of the whole
+    /// record, no MAC check, and the record is not consumed (follow with
+    /// [`advance`](Self::advance) or [`decrypt`](Self::decrypt)). `None` for
+    /// AEAD ciphers, a malformed length, or a lost TLS 1.0 IV chain.
+    pub fn peek_content_len(&self, fragment: &[u8]) -> Option<usize> {
+        let State::Cbc(c) = &self.state else {
+            return None;
+        };
+        let b = c.block_len;
+        let mac_len = c.mac.len();
+        let etm_mac = if c.encrypt_then_mac { mac_len } else { 0 };
+        let protected = fragment.get(..fragment.len().checked_sub(etm_mac)?)?;
+        let explicit = if c.chained_iv.is_none() { b } else { 0 };
+        let ct_len = protected.len().checked_sub(explicit)?;
+        if ct_len == 0 || ct_len % b != 0 {
+            return None;
+        }
+        let end = protected.len();
+        let last = protected.get(end - b..)?;
+        let prev: &[u8] = if end >= 2 * b && (ct_len >= 2 * b || explicit > 0) {
+            protected.get(end - 2 * b..end - b)?
+        } else {
+            let chain = c.chained_iv.as_ref().filter(|_| c.chain_known)?;
+            chain.get(..b)?
+        };
+        let mut blk = [0u8; MAX_BLOCK_LEN];
+        blk[..b].copy_from_slice(last);
+        decrypt_one_block(&c.block, &mut blk[..b]);
+        let pad = usize::from(blk[b - 1] ^ prev[b - 1]);
+        let overhead = pad + 1 + if c.encrypt_then_mac { 0 } else { mac_len };
+        ct_len.checked_sub(overhead)
+    }
+
+    /// Plaintext of the last record [`decrypt`](Self::decrypt) returned Ok
+    /// for (what its `Plaintext::data` borrowed).
+    pub fn last_plaintext(&self) -> &[u8] {
+        &self.buf
+    }
+
     pub fn version(&self) -> TlsVersion {
         self.version
     }
@@ -403,6 +443,16 @@ fn mac_header(seq: u64, content_type: u8, version: u16, len: usize) -> [u8; 13] 
     // len ≤ MAX_CIPHERTEXT_LEN, which fits u16.
     h[11..13].copy_from_slice(&(len.min(usize::from(u16::MAX)) as u16).to_be_bytes());
     h
+}
+
+fn decrypt_one_block(block: &Block, buf: &mut [u8]) {
+    use aes_gcm::aead::generic_array::GenericArray as Ga;
+    match block {
+        Block::TripleDes(c) if buf.len() == 8 => c.decrypt_block(Ga::from_mut_slice(buf)),
+        Block::Aes128(c) if buf.len() == 16 => c.decrypt_block(Ga::from_mut_slice(buf)),
+        Block::Aes256(c) if buf.len() == 16 => c.decrypt_block(Ga::from_mut_slice(buf)),
+        _ => {}
+    }
 }
 
 fn cbc_decrypt_in_place(block: &Block, iv: &[u8], buf: &mut [u8]) -> bool {

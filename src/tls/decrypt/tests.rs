@@ -510,6 +510,49 @@ fn garbage_of_any_length_is_an_error_never_a_panic() {
 }
 
 #[test]
+fn peek_content_len_agrees_with_decryption_for_every_cbc_layout() {
+    for version in [TlsVersion::TLS10, TlsVersion::TLS11, TlsVersion::TLS12] {
+        for cipher in [BulkCipher::TripleDesCbc, BulkCipher::Aes128Cbc] {
+            for etm in [false, true] {
+                let mut s = Sealer::new(version, cipher, MacAlg::HmacSha1, etm, 7);
+                let mut d = s.decryptor();
+                for len in 0..40usize {
+                    let pt = vec![0x5a; len];
+                    let frag = s.seal(APP, &pt);
+                    let what = format!("{version} {cipher:?} etm={etm} len={len}");
+                    assert_eq!(d.peek_content_len(&frag), Some(len), "{what}");
+                    let got = d.decrypt(APP, s.ver(), &frag).expect(&what);
+                    assert_eq!(got.data.len(), len, "{what}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn peek_content_len_is_none_for_aead_and_malformed_lengths() {
+    let s = Sealer::new(
+        TlsVersion::TLS12,
+        BulkCipher::Aes128Gcm,
+        MacAlg::Aead,
+        false,
+        1,
+    );
+    assert_eq!(s.decryptor().peek_content_len(&[0; 40]), None);
+    let s = Sealer::new(
+        TlsVersion::TLS10,
+        BulkCipher::TripleDesCbc,
+        MacAlg::HmacSha1,
+        false,
+        1,
+    );
+    let d = s.decryptor();
+    for len in [0usize, 7, 9, 23] {
+        assert_eq!(d.peek_content_len(&vec![0; len]), None, "len {len}");
+    }
+}
+
+#[test]
 fn unknown_suite_and_ssl3_are_refused() {
     let p = SessionParams {
         version: TlsVersion::TLS12,
