@@ -211,6 +211,17 @@ pub fn stream_from_source(
             let Some(frame) = source.next_frame()? else {
                 break;
             };
+            if n % CHECKPOINT_FRAMES == 0 {
+                // Before this frame, as the parallel engine does (its barrier
+                // covers the frames already read), so both decide alike.
+                for f in worker.take_finished() {
+                    order.push(f);
+                }
+                let here = frame.index;
+                let low = worker.oldest_open_first_frame().unwrap_or(here).min(here);
+                order.release_below(low, on_flow);
+                order.checkpoint(on_flow);
+            }
             let next = frame.index + 1;
             worker.frame(&frame, &mut decode);
             if n % RELEASE_EVERY_FRAMES == 0 {
@@ -219,9 +230,6 @@ pub fn stream_from_source(
                 }
                 let low = worker.oldest_open_first_frame().unwrap_or(next).min(next);
                 order.release_below(low, on_flow);
-                if n % CHECKPOINT_FRAMES == 0 {
-                    order.checkpoint(on_flow);
-                }
             }
         }
         for f in worker.take_finished().into_iter().chain(worker.finish()) {

@@ -70,20 +70,8 @@ impl Worker {
 
     /// Finish flows idle past the timeout at `now` (live: wall clock as capture time).
     pub fn sweep(&mut self, now: Timestamp) {
-        let Worker {
-            table,
-            finished,
-            filter,
-            input,
-            ..
-        } = self;
-        let input = *input;
-        let filter = &*filter;
-        table.sweep(now, &mut |flow| {
-            if !flow.reported {
-                finished.push(to_facts(flow, input, filter))
-            }
-        });
+        let mut done = collect_into(&mut self.finished, self.input, &self.filter);
+        self.table.sweep(now, &mut done);
     }
 
     /// Feed one audited segment.
@@ -106,24 +94,12 @@ impl Worker {
 
     fn segment_inner(&mut self, seg: &Segment<'_>) {
         let limits = self.tls_limits;
-        let Worker {
-            keys,
-            table,
-            finished,
-            filter,
-            input,
-            ..
-        } = self;
-        let input = *input;
-        let filter = &*filter;
-        table.segment(
+        let keys = &self.keys;
+        let mut done = collect_into(&mut self.finished, self.input, &self.filter);
+        self.table.segment(
             seg,
             &mut |_key: &FlowKey| TlsFlow::with_keys(limits, keys.clone()),
-            &mut |flow| {
-                if !flow.reported {
-                    finished.push(to_facts(flow, input, filter))
-                }
-            },
+            &mut done,
         );
     }
 
@@ -147,23 +123,27 @@ impl Worker {
 
     /// End of input: finish all open flows and return every flow, sorted.
     pub fn finish(&mut self) -> Vec<FlowFacts> {
-        let Worker {
-            table,
-            finished,
-            filter,
-            input,
-            ..
-        } = self;
-        let input = *input;
-        let filter = &*filter;
-        table.drain(&mut |flow| {
-            if !flow.reported {
-                finished.push(to_facts(flow, input, filter))
-            }
-        });
-        let mut flows = std::mem::take(finished);
+        {
+            let mut done = collect_into(&mut self.finished, self.input, &self.filter);
+            self.table.drain(&mut done);
+        }
+        let mut flows = std::mem::take(&mut self.finished);
         flows.sort_by_key(|f| (f.first_frame, f.key));
         flows
+    }
+}
+
+/// The consumer of the flows the table lets go: the facts of each one not
+/// already reported early.
+fn collect_into<'a>(
+    finished: &'a mut Vec<FlowFacts>,
+    input: usize,
+    filter: &'a PortFilter,
+) -> impl FnMut(Flow<TlsFlow>) + 'a {
+    move |flow| {
+        if !flow.reported {
+            finished.push(to_facts(flow, input, filter));
+        }
     }
 }
 
