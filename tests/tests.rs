@@ -11,6 +11,7 @@ mod corpus;
 mod keys;
 mod layering;
 mod live;
+mod ordering;
 mod profile_cli;
 mod report_format;
 mod robustness;
