@@ -142,7 +142,10 @@ fn without_a_persistent_flow_everything_is_in_first_frame_order() {
     let bytes = capture(3000);
     let one = first_frames(&bytes, 1);
     assert_eq!(one.len(), 3001);
-    assert_eq!(one[0], 1, "the persistent flow first: below the cap it is waited for");
+    assert_eq!(
+        one[0], 1,
+        "the persistent flow first: below the cap it is waited for"
+    );
     assert!(one.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(one, first_frames(&bytes, 2));
 }
