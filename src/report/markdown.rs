@@ -62,19 +62,22 @@ pub(super) fn write(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderEr
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
                 i.index,
-                cell(&i.path),
-                cell(&i.format),
-                cell(&i.link_types.join(", ")),
-                i.packets,
-                i.sha256.as_deref().map_or_else(|| "-".to_string(), code)
+                cell(&i.input.path),
+                cell(&i.input.format),
+                cell(&i.input.link_types.join(", ")),
+                i.input.packets,
+                i.input
+                    .sha256
+                    .as_deref()
+                    .map_or_else(|| "-".to_string(), code)
             )?;
         }
         for i in v.inputs {
-            for w in &i.warnings {
-                writeln!(out, "\n- warning ({}): {}", cell(&i.path), w)?;
+            for w in &i.input.warnings {
+                writeln!(out, "\n- warning ({}): {}", cell(&i.input.path), w)?;
             }
-            if let Some(e) = &i.error {
-                writeln!(out, "\n- **error** ({}): {}", cell(&i.path), e)?;
+            if let Some(e) = &i.input.error {
+                writeln!(out, "\n- **error** ({}): {}", cell(&i.input.path), e)?;
             }
         }
     }

@@ -88,7 +88,7 @@ pub struct ReportOptions {
 }
 
 /// One input as it appears in `inputs[]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct InputReport {
     pub path: String,
     pub format: String,

@@ -93,29 +93,17 @@ impl SuiteRecord {
 pub struct InputRecord {
     /// Position in `inputs[]` (what `flows[].input` refers to).
     pub index: usize,
-    pub path: String,
-    pub format: String,
-    pub link_types: Vec<String>,
-    pub packets: u64,
-    pub bytes: u64,
-    pub warnings: Vec<String>,
-    pub sha256: Option<String>,
-    pub error: Option<String>,
+    /// The input as the engine described it, redacted where it names addresses.
+    #[serde(flatten)]
+    pub input: InputReport,
 }
 
 impl InputRecord {
-    pub fn new(index: usize, i: InputReport, r: &mut Redactor) -> Self {
-        InputRecord {
-            index,
-            path: r.text(&i.path),
-            format: i.format,
-            link_types: i.link_types,
-            packets: i.packets,
-            bytes: i.bytes,
-            warnings: i.warnings.iter().map(|w| r.text(w)).collect(),
-            sha256: i.sha256,
-            error: i.error.map(|e| r.text(&e)),
-        }
+    pub fn new(index: usize, mut i: InputReport, r: &mut Redactor) -> Self {
+        i.path = r.text(&i.path);
+        i.warnings = i.warnings.iter().map(|w| r.text(w)).collect();
+        i.error = i.error.map(|e| r.text(&e));
+        InputRecord { index, input: i }
     }
 }
 

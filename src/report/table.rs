@@ -299,11 +299,11 @@ fn write_tail(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
         writeln!(out, "warning: {}", w.message)?;
     }
     for i in v.inputs {
-        for w in &i.warnings {
-            writeln!(out, "warning: {}: {w}", i.path)?;
+        for w in &i.input.warnings {
+            writeln!(out, "warning: {}: {w}", i.input.path)?;
         }
-        if let Some(e) = &i.error {
-            writeln!(out, "error: {}: {e}", i.path)?;
+        if let Some(e) = &i.input.error {
+            writeln!(out, "error: {}: {e}", i.input.path)?;
         }
     }
     let items = v.remedies.items();
