@@ -354,14 +354,16 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
     };
     let out = open_output(plan.output.as_deref())?;
     let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
-    if !plan.quiet {
-        eprintln!(
-            "tlsaudit: watching {} for TCP port(s) {:?}; Ctrl-C to stop",
-            args.iface, plan.engine.filter.ports
-        );
-    }
     let stats = live_engine::run::<anyhow::Error>(&run, &plan.engine, &mut |ev| {
         match ev {
+            LiveEvent::Started => {
+                if !plan.quiet {
+                    eprintln!(
+                        "tlsaudit: watching {} for TCP port(s) {:?}; Ctrl-C to stop",
+                        args.iface, plan.engine.filter.ports
+                    );
+                }
+            }
             LiveEvent::Flow(f) => reporter.flow(checks::judge(*f, &plan.profile))?,
             LiveEvent::Tick(_) => reporter.progress_summary()?,
             LiveEvent::Dropped(n) => reporter.warning(&format!(
@@ -408,5 +410,11 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
     };
     reporter.input(input)?;
     let totals = reporter.finish()?;
+    if totals.flows == 0 && !plan.quiet {
+        eprintln!(
+            "tlsaudit: warning: no TCP flow on port(s) {:?} was seen on {}",
+            plan.engine.filter.ports, args.iface
+        );
+    }
     Ok(exit_code(&totals, false, plan.strict))
 }

@@ -35,6 +35,8 @@ pub struct LiveRun {
 
 /// What the live loop tells its caller.
 pub enum LiveEvent {
+    /// The capture is open and filtering: packets are being watched.
+    Started,
     /// A judged flow.
     Flow(Box<FlowFacts>),
     /// Periodic tick with capture statistics (kernel drops included).
@@ -59,6 +61,7 @@ pub fn run<E: From<EngineError>>(
         })?;
     }
     let mut cap = LiveCapture::open(&run.capture).map_err(EngineError::from)?;
+    on_event(LiveEvent::Started)?;
     let mut writer = match &run.write {
         Some(p) => {
             let f = File::create(p).map_err(|source| {
