@@ -407,7 +407,7 @@ fn client_syns(path: &std::path::Path) -> usize {
     let mut src = tlsaudit::capture::file::FileSource::open(path).expect("open written pcap");
     let mut n = 0;
     while let Some(f) = src.next_frame().expect("read written pcap") {
-        if let Ok(seg) = tlsaudit::decode::decode_frame(&f) {
+        if let Ok(seg) = tlsaudit::decode::decode(&f) {
             if seg.flags.syn && !seg.flags.ack && seg.dst.port() == AUDITED {
                 n += 1;
             }

@@ -20,14 +20,12 @@ const UDP_GTP_U: u16 = 2152;
 /// Decode a frame down to its TCP segment.
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, DecodeError> {
     let ip = ip_payload(frame.link, frame.data)?.ok_or(DecodeError::NotTcp)?;
-    let missing_frame = frame.origlen.saturating_sub(frame.caplen);
-    decode_ip(frame, ip, missing_frame, 0)
+    decode_ip(frame, ip, 0)
 }
 
 fn decode_ip<'a>(
     frame: &Frame<'a>,
     ip: &'a [u8],
-    missing_frame: u32,
     depth: usize,
 ) -> Result<Segment<'a>, DecodeError> {
     if depth > MAX_TUNNEL_DEPTH {
@@ -71,9 +69,7 @@ fn decode_ip<'a>(
                     4 => usize::from(u16::from_be_bytes([ip[2], ip[3]])),
                     _ => usize::from(u16::from_be_bytes([ip[4], ip[5]])) + 40,
                 };
-                let have = ip.len();
-                (announced.saturating_sub(have) as u32)
-                    .min(missing_frame.max(announced.saturating_sub(have) as u32))
+                announced.saturating_sub(ip.len()) as u32
             } else {
                 0
             };
@@ -96,9 +92,7 @@ fn decode_ip<'a>(
             })
         }
         // 6in4 / IP-in-IP.
-        IpNumber::IPV6 | IpNumber::IPV4 => {
-            decode_ip(frame, payload.payload, missing_frame, depth + 1)
-        }
+        IpNumber::IPV6 | IpNumber::IPV4 => decode_ip(frame, payload.payload, depth + 1),
         IpNumber::GRE => {
             let gre = payload.payload;
             if gre.len() < 4 {
@@ -115,8 +109,8 @@ fn decode_ip<'a>(
             let proto = u16::from_be_bytes([gre[2], gre[3]]);
             let inner = gre.get(at..).ok_or(DecodeError::NotTcp)?;
             match proto {
-                0x0800 | 0x86dd => decode_ip(frame, inner, missing_frame, depth + 1),
-                0x6558 => decode_ether(frame, inner, missing_frame, depth + 1),
+                0x0800 | 0x86dd => decode_ip(frame, inner, depth + 1),
+                0x6558 => decode_ether(frame, inner, depth + 1),
                 _ => Err(DecodeError::NotTcp),
             }
         }
@@ -133,18 +127,18 @@ fn decode_ip<'a>(
                         .ok_or(DecodeError::NotTcp)?;
                     let inner = body.get(8 + opt..).ok_or(DecodeError::NotTcp)?;
                     match proto {
-                        0x6558 => decode_ether(frame, inner, missing_frame, depth + 1),
-                        0x0800 | 0x86dd => decode_ip(frame, inner, missing_frame, depth + 1),
+                        0x6558 => decode_ether(frame, inner, depth + 1),
+                        0x0800 | 0x86dd => decode_ip(frame, inner, depth + 1),
                         _ => Err(DecodeError::NotTcp),
                     }
                 }
                 (_, UDP_VXLAN) | (UDP_VXLAN, _) => {
                     let inner = body.get(8..).ok_or(DecodeError::NotTcp)?;
-                    decode_ether(frame, inner, missing_frame, depth + 1)
+                    decode_ether(frame, inner, depth + 1)
                 }
                 (_, UDP_GTP_U) | (UDP_GTP_U, _) => {
                     let inner = gtp_u_payload(body).ok_or(DecodeError::NotTcp)?;
-                    decode_ip(frame, inner, missing_frame, depth + 1)
+                    decode_ip(frame, inner, depth + 1)
                 }
                 _ => Err(DecodeError::NotTcp),
             }
@@ -156,11 +150,10 @@ fn decode_ip<'a>(
 fn decode_ether<'a>(
     frame: &Frame<'a>,
     data: &'a [u8],
-    missing_frame: u32,
     depth: usize,
 ) -> Result<Segment<'a>, DecodeError> {
     let ip = ethernet(data, 0)?.ok_or(DecodeError::NotTcp)?;
-    decode_ip(frame, ip, missing_frame, depth)
+    decode_ip(frame, ip, depth)
 }
 
 /// The T-PDU of a GTP-U (version 1) G-PDU message, skipping optional fields

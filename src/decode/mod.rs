@@ -14,7 +14,7 @@ pub mod link;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::capture::{Frame, LinkType, Timestamp};
+use crate::capture::{LinkType, Timestamp};
 
 pub use ip_tcp::decode;
 
@@ -158,9 +158,4 @@ impl DecodeError {
             DecodeError::TooDeep(_) => "tunnel too deep",
         }
     }
-}
-
-/// Convenience for callers that have a frame: decode it.
-pub fn decode_frame<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, DecodeError> {
-    decode(frame)
 }

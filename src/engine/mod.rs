@@ -85,16 +85,6 @@ impl DecodeCounters {
         e.0 += 1;
     }
 
-    pub fn merge(&mut self, other: &DecodeCounters) {
-        for (k, (n, f)) in &other.by_reason {
-            let e = self.by_reason.entry(k).or_insert((0, *f));
-            e.0 += n;
-            e.1 = e.1.min(*f);
-        }
-        self.segments += other.segments;
-        self.audited_segments += other.audited_segments;
-    }
-
     /// Warnings worth showing a user (fragments, truncation, unknown link types).
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -359,14 +349,6 @@ impl SessionCache {
                 client_certificates: f.tls.client_certificates.clone(),
             },
         );
-    }
-}
-
-/// Link every resumed flow of one input (sorted by first frame) to its original.
-pub fn link_resumed_sessions(flows: &mut [FlowFacts]) {
-    let mut cache = SessionCache::default();
-    for f in flows.iter_mut() {
-        cache.observe(f);
     }
 }
 

@@ -156,10 +156,9 @@ impl Reassembler {
         if ahead > 0 {
             // Out of order: keep a copy (slow path) within the caps.
             self.stats.out_of_order += 1;
+            // A snaplen-cut tail is not stored: it stays a hole that a
+            // later copy fills or the flush declares a gap.
             self.store(seq, payload, frame, ts);
-            if missing > 0 {
-                // A cut segment out of order: its tail is a hole that the next one fills or not.
-            }
             self.enforce_limits(frame, out);
             return;
         }

@@ -237,11 +237,6 @@ impl<S: StreamSink> FlowTable<S> {
         self.flows.is_empty()
     }
 
-    /// Iterate open flows (unordered; callers must not let this order reach output).
-    pub fn flows_mut(&mut self) -> impl Iterator<Item = &mut Flow<S>> {
-        self.flows.values_mut()
-    }
-
     /// Feed one segment. `new_sink` builds the consumer of a new flow;
     /// `done` receives flows that finished (closed, or evicted to make room).
     pub fn segment(
