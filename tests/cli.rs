@@ -97,4 +97,12 @@ fn stdin_delivered_a_few_bytes_at_a_time_is_read_completely() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.code().is_some_and(|c| c == 0 || c == 1), "{err}");
     assert!(!err.contains("not a pcap"), "{err}");
+    // The whole capture was read: its TLS 1.2 flow is reported.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let flows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"flow\""))
+        .collect();
+    assert_eq!(flows.len(), 1, "{stdout}");
+    assert!(flows[0].contains("\"version\":\"TLSv1.2\""), "{}", flows[0]);
 }
