@@ -143,6 +143,8 @@ pub struct FileSource {
     /// Bytes of the last returned frame's block, consumed on the next call.
     pending_consume: usize,
     read_error: ErrorSlot,
+    /// Current size of the reader's buffer (doubled when a record does not fit).
+    capacity: usize,
 }
 
 impl FileSource {
@@ -272,6 +274,7 @@ impl FileSource {
             warnings_dropped: 0,
             pending_consume: 0,
             read_error,
+            capacity: READ_BUFFER_BYTES,
         })
     }
 
@@ -365,20 +368,17 @@ impl FileSource {
                     }
                 }
                 Step::Refill => self.refill(offset)?,
-                Step::Grow(need) => {
-                    let cur = match &self.inner {
-                        Inner::Legacy(r) => r.data().len(),
-                        Inner::Ng(r) => r.data().len(),
-                    };
-                    let target = (cur + need.max(1))
-                        .max(READ_BUFFER_BYTES * 2)
-                        .next_power_of_two();
+                Step::Grow => {
+                    // Double the buffer: pcap-parser says only that the next
+                    // record does not fit, not by how much.
+                    let target = self.capacity * 2;
                     let grew = target <= MAX_RECORD_BYTES
                         && match &mut self.inner {
                             Inner::Legacy(r) => r.grow(target),
                             Inner::Ng(r) => r.grow(target),
                         };
                     if grew {
+                        self.capacity = target;
                         self.refill(offset)?;
                     } else {
                         self.warn(
@@ -578,7 +578,7 @@ impl FileSource {
 enum Step {
     Block(usize, BlockInfo),
     Refill,
-    Grow(usize),
+    Grow,
     Eof,
     CutShort,
     Damaged(String),
@@ -662,7 +662,7 @@ fn step_of(res: Result<(usize, PcapBlockOwned<'_>), PcapError<&[u8]>>, base: usi
         }
         Err(PcapError::Eof) => Step::Eof,
         Err(PcapError::Incomplete(_)) => Step::Refill,
-        Err(PcapError::BufferTooSmall) => Step::Grow(0),
+        Err(PcapError::BufferTooSmall) => Step::Grow,
         Err(PcapError::UnexpectedEof) => Step::CutShort,
         Err(PcapError::ReadError) => Step::Damaged("read error".into()),
         Err(PcapError::HeaderNotRecognized) => Step::Damaged("unrecognised header".into()),
@@ -695,6 +695,35 @@ fn describe_magic(head: &[u8]) -> String {
 mod tests {
     use super::*;
     use std::io::{Cursor, Write};
+
+    #[test]
+    fn records_larger_than_the_buffer_are_read_however_little_is_buffered() {
+        // See: review of the growth rule; it once sized the new buffer from
+        // the bytes buffered, so a second large record hit "damaged".
+        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(&u32::MAX.to_le_bytes());
+        v.extend_from_slice(&101u32.to_le_bytes());
+        let sizes = [3 << 20, 60, 5 << 20, 60, 3 << 20];
+        for (i, &len) in sizes.iter().enumerate() {
+            v.extend_from_slice(&(i as u32).to_le_bytes());
+            v.extend_from_slice(&0u32.to_le_bytes());
+            v.extend_from_slice(&(len as u32).to_le_bytes());
+            v.extend_from_slice(&(len as u32).to_le_bytes());
+            v.extend(std::iter::repeat_n(i as u8, len));
+        }
+        let mut src = FileSource::from_reader(Box::new(Cursor::new(v)), "big".into()).unwrap();
+        let mut got = Vec::new();
+        while let Some(f) = src.next_frame().unwrap() {
+            got.push(f.data.len());
+            assert!(f.data.iter().all(|&b| b as u64 == f.index - 1));
+        }
+        assert_eq!(got, sizes);
+        assert!(
+            src.stats().warnings.is_empty(),
+            "{:?}",
+            src.stats().warnings
+        );
+    }
 
     /// A little-endian raw-IP pcap with `n` 40-byte records.
     fn pcap(n: usize) -> Vec<u8> {

@@ -112,13 +112,10 @@ pub fn run(
                     // worker catch up to this frame so the set written here is
                     // exactly what -j 1 writes at the same checkpoint.
                     for (shard, batch) in current.iter_mut().enumerate() {
-                        if !batch.is_empty() {
-                            let full = std::mem::take(batch);
-                            let first = full.segments.first().map_or(next_frame, |m| m.frame);
-                            shards[shard].inflight.push_back(first);
-                            if senders[shard].send(full).is_err() {
-                                return Err(EngineError::Worker { path: path.clone() });
-                            }
+                        if !batch.is_empty()
+                            && !dispatch(std::mem::take(batch), shard, &mut shards, &senders)
+                        {
+                            return Err(EngineError::Worker { path: path.clone() });
                         }
                     }
                     while shards.iter().any(|s| !s.inflight.is_empty()) {
@@ -149,10 +146,7 @@ pub fn run(
                 }
                 batch.push(&seg);
                 if batch.is_full() {
-                    let full = std::mem::take(batch);
-                    let first = full.segments.first().map_or(next_frame, |m| m.frame);
-                    shards[shard].inflight.push_back(first);
-                    if senders[shard].send(full).is_err() {
+                    if !dispatch(std::mem::take(batch), shard, &mut shards, &senders) {
                         return Err(EngineError::Worker { path: path.clone() });
                     }
                     absorb(&done_rx, &mut shards, order);
@@ -164,7 +158,7 @@ pub fn run(
         })();
         for (shard, batch) in current.into_iter().enumerate() {
             if !batch.is_empty() {
-                let _ = senders[shard].send(batch);
+                dispatch(batch, shard, &mut shards, &senders);
             }
         }
         drop(senders);
@@ -193,6 +187,20 @@ pub fn run(
             flows_reported: 0,
         })
     })
+}
+
+/// Hand shard `shard` a non-empty batch, remembering its first frame until
+/// the worker acknowledges it. False when the worker is gone.
+fn dispatch(
+    batch: Batch,
+    shard: usize,
+    shards: &mut [ShardState],
+    senders: &[Sender<Batch>],
+) -> bool {
+    if let Some(m) = batch.segments.first() {
+        shards[shard].inflight.push_back(m.frame);
+    }
+    senders[shard].send(batch).is_ok()
 }
 
 /// Take every progress message waiting, without blocking.
