@@ -135,6 +135,9 @@ pub struct FileSource {
     /// Link type (legacy) and timestamp unit.
     legacy_link: LinkType,
     legacy_nanos: bool,
+    /// Byte order of the legacy file / the current pcapng section.
+    legacy_be: bool,
+    section_be: bool,
     ifaces: Vec<Iface>,
     next_index: u64,
     last_ts: Timestamp,
@@ -267,6 +270,8 @@ impl FileSource {
             },
             legacy_link: LinkType::ETHERNET,
             legacy_nanos: false,
+            legacy_be: false,
+            section_be: false,
             ifaces: Vec::new(),
             next_index: 1,
             last_ts: Timestamp::default(),
@@ -369,10 +374,14 @@ impl FileSource {
                 }
                 Step::Refill => self.refill(offset)?,
                 Step::Grow => {
-                    // Double the buffer: pcap-parser says only that the next
-                    // record does not fit, not by how much.
-                    let target = self.capacity * 2;
-                    let grew = target <= MAX_RECORD_BYTES
+                    // pcap-parser says only that the next record does not
+                    // fit; its length field says by how much.
+                    let announced = self.next_record_len();
+                    let target = announced
+                        .map_or(self.capacity * 2, |n| n.next_power_of_two())
+                        .max(self.capacity * 2);
+                    let grew = announced.is_none_or(|n| n <= MAX_RECORD_BYTES)
+                        && target <= MAX_RECORD_BYTES
                         && match &mut self.inner {
                             Inner::Legacy(r) => r.grow(target),
                             Inner::Ng(r) => r.grow(target),
@@ -384,7 +393,8 @@ impl FileSource {
                         self.warn(
                             offset,
                             format!(
-                                "record longer than {} MiB (damaged length field); stopped reading here, frames before it were read",
+                                "record {}longer than {} MiB (damaged length field); stopped reading here, frames before it were read",
+                                announced.map_or(String::new(), |n| format!("of {n} bytes, ")),
                                 MAX_RECORD_BYTES >> 20
                             ),
                         );
@@ -414,6 +424,22 @@ impl FileSource {
                 }
             }
         }
+    }
+
+    /// Length of the record at the head of the buffer (header included), as
+    /// its length field announces it; `None` when that is not buffered.
+    fn next_record_len(&self) -> Option<usize> {
+        let (data, header, at, big_endian) = match &self.inner {
+            Inner::Legacy(r) => (r.data(), 16, 8, self.legacy_be),
+            Inner::Ng(r) => (r.data(), 0, 4, self.section_be),
+        };
+        let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        let len = if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        };
+        Some(header + len as usize)
     }
 
     fn refill(&mut self, offset: u64) -> Result<(), CaptureError> {
@@ -464,7 +490,12 @@ impl FileSource {
         offset: u64,
     ) -> Option<(Frame<'static>, std::ops::Range<usize>)> {
         match info {
-            BlockInfo::LegacyHeader { link, nanos } => {
+            BlockInfo::LegacyHeader {
+                link,
+                nanos,
+                big_endian,
+            } => {
+                self.legacy_be = big_endian;
                 self.legacy_link = link;
                 self.legacy_nanos = nanos;
                 self.note_link(link);
@@ -485,7 +516,8 @@ impl FileSource {
                 let ts = Timestamp::new(i64::from(ts_sec), nanos);
                 Some(self.make_frame(ts, self.legacy_link, caplen, origlen, range))
             }
-            BlockInfo::Section => {
+            BlockInfo::Section { big_endian } => {
+                self.section_be = big_endian;
                 self.ifaces.clear();
                 None
             }
@@ -590,6 +622,7 @@ enum BlockInfo {
     LegacyHeader {
         link: LinkType,
         nanos: bool,
+        big_endian: bool,
     },
     Legacy {
         ts_sec: u32,
@@ -598,7 +631,9 @@ enum BlockInfo {
         origlen: u32,
         range: std::ops::Range<usize>,
     },
-    Section,
+    Section {
+        big_endian: bool,
+    },
     Interface {
         link: LinkType,
         resolution: Option<u64>,
@@ -631,6 +666,7 @@ fn step_of(res: Result<(usize, PcapBlockOwned<'_>), PcapError<&[u8]>>, base: usi
                     // The upper bits of the field carry FCS-length flags, not the type.
                     link: LinkType(h.network.0 as u32 & 0xffff),
                     nanos: h.is_nanosecond_precision(),
+                    big_endian: h.is_bigendian(),
                 },
                 PcapBlockOwned::Legacy(b) => BlockInfo::Legacy {
                     ts_sec: b.ts_sec,
@@ -639,7 +675,9 @@ fn step_of(res: Result<(usize, PcapBlockOwned<'_>), PcapError<&[u8]>>, base: usi
                     origlen: b.origlen,
                     range: range_in(base, b.data),
                 },
-                PcapBlockOwned::NG(Block::SectionHeader(_)) => BlockInfo::Section,
+                PcapBlockOwned::NG(Block::SectionHeader(shb)) => BlockInfo::Section {
+                    big_endian: shb.big_endian(),
+                },
                 PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => BlockInfo::Interface {
                     link: LinkType(idb.linktype.0 as u32),
                     resolution: idb.ts_resolution(),
