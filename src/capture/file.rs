@@ -378,9 +378,9 @@ impl FileSource {
                     // fit; its length field says by how much.
                     let announced = self.next_record_len();
                     let target = announced
-                        .map_or(self.capacity * 2, |n| n.next_power_of_two())
+                        .map_or(self.capacity * 2, |(_, n)| n.next_power_of_two())
                         .max(self.capacity * 2);
-                    let grew = announced.is_none_or(|n| n <= MAX_RECORD_BYTES)
+                    let grew = announced.is_none_or(|(_, n)| n <= MAX_RECORD_BYTES)
                         && target <= MAX_RECORD_BYTES
                         && match &mut self.inner {
                             Inner::Legacy(r) => r.grow(target),
@@ -394,7 +394,7 @@ impl FileSource {
                             offset,
                             format!(
                                 "record {}longer than {} MiB (damaged length field); stopped reading here, frames before it were read",
-                                announced.map_or(String::new(), |n| format!("of {n} bytes, ")),
+                                announced.map_or(String::new(), |(field, _)| format!("of {field} bytes, ")),
                                 MAX_RECORD_BYTES >> 20
                             ),
                         );
@@ -426,9 +426,10 @@ impl FileSource {
         }
     }
 
-    /// Length of the record at the head of the buffer (header included), as
-    /// its length field announces it; `None` when that is not buffered.
-    fn next_record_len(&self) -> Option<usize> {
+    /// The length field of the record at the head of the buffer, and the
+    /// bytes that record then takes (header included); `None` when that is
+    /// not buffered.
+    fn next_record_len(&self) -> Option<(u32, usize)> {
         let (data, header, at, big_endian) = match &self.inner {
             Inner::Legacy(r) => (r.data(), 16, 8, self.legacy_be),
             Inner::Ng(r) => (r.data(), 0, 4, self.section_be),
@@ -439,7 +440,7 @@ impl FileSource {
         } else {
             u32::from_le_bytes(b)
         };
-        Some(header + len as usize)
+        Some((len, header + len as usize))
     }
 
     fn refill(&mut self, offset: u64) -> Result<(), CaptureError> {
