@@ -169,6 +169,12 @@ fn run_check(
     let out = open_output(plan.output.as_deref())?;
     let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
     let markdown = plan.report.format == tlsaudit::report::Format::Markdown;
+    let echo_warnings = !plan.quiet
+        && (plan.output.is_some()
+            || matches!(
+                plan.report.format,
+                tlsaudit::report::Format::Json | tlsaudit::report::Format::Jsonl
+            ));
     let mut input_failed = false;
 
     // Several files: one single-threaded pipeline per file, files in
@@ -293,7 +299,10 @@ fn run_check(
                                             eprintln!("tlsaudit:   {n} frames skipped: {reason} (first: frame {first})");
                                         }
                                     }
-                                    if !plan.quiet {
+                                    // Table and Markdown on the terminal list the
+                                    // warnings themselves; say them on stderr only
+                                    // when the report is a file or machine-readable.
+                                    if echo_warnings {
                                         for w in &rep.warnings {
                                             eprintln!("tlsaudit: warning: {}: {w}", path.display());
                                         }
