@@ -1,7 +1,8 @@
 //! Capture files: classic pcap (both byte orders, micro/nanosecond), pcapng
 //! (several sections and interfaces, each with its own link type and
 //! timestamp resolution), and gzip of either (detected by magic, not name),
-//! from a path or from stdin, streamed through pcap-parser's fixed buffer.
+//! from a path or from stdin, streamed through one reusable read buffer and
+//! pcap-parser's record parsers (zero-copy: frames borrow the buffer).
 //!
 //! Invariants:
 //! - Memory: one read buffer (`READ_BUFFER_BYTES`, grown only for a record
@@ -18,9 +19,13 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
-use pcap_parser::pcapng::Block;
-use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+use pcap_parser::nom::{self, IResult, Needed, Offset};
+use pcap_parser::pcap::{
+    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+    LegacyPcapBlock,
+};
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock, Block};
+use pcap_parser::{PcapBlockOwned, PcapError};
 
 use super::{CaptureError, CaptureFormat, CaptureWarning, Frame, InputStats, LinkType, Timestamp};
 
@@ -113,9 +118,31 @@ impl Read for Recording {
     }
 }
 
-enum Inner {
-    Legacy(Box<LegacyPcapReader<Prefixed<BoxRead>>>),
-    Ng(Box<PcapNGReader<Prefixed<BoxRead>>>),
+/// The record parser of a classic pcap file (byte order, "modified" variant).
+type LegacyParse =
+    for<'a> fn(&'a [u8]) -> IResult<&'a [u8], LegacyPcapBlock<'a>, PcapError<&'a [u8]>>;
+
+/// How the records of this input are laid out.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// Classic pcap; the file header is handed out once as a block first.
+    Legacy {
+        parse: LegacyParse,
+        header_given: bool,
+    },
+    /// pcapng; each block's byte order is its section's.
+    Ng,
+}
+
+/// Where a source in chunked mode gets its next read buffer.
+pub type BufferSupply = Box<dyn FnMut() -> Vec<u8> + Send>;
+
+/// Chunked mode (the parallel engine): a full buffer is not compacted in
+/// place but set aside whole, so the frames in it can be shared with other
+/// threads while reading goes on in a fresh buffer.
+struct Chunking {
+    supply: BufferSupply,
+    retired: Vec<Vec<u8>>,
 }
 
 /// Per-interface state of the current pcapng section.
@@ -130,7 +157,18 @@ struct Iface {
 /// A capture file (or stdin) being read frame by frame.
 pub struct FileSource {
     path: PathBuf,
-    inner: Inner,
+    reader: BoxRead,
+    layout: Layout,
+    /// The read buffer: `buf[start..end]` is read and not yet consumed;
+    /// `buf.len()` is its capacity (zero-filled once, then reused).
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Input offset of `buf[0]`.
+    base: u64,
+    /// The last read returned 0 bytes.
+    exhausted: bool,
+    chunking: Option<Chunking>,
     stats: InputStats,
     /// Link type (legacy) and timestamp unit.
     legacy_link: LinkType,
@@ -146,8 +184,6 @@ pub struct FileSource {
     /// Bytes of the last returned frame's block, consumed on the next call.
     pending_consume: usize,
     read_error: ErrorSlot,
-    /// Current size of the reader's buffer (doubled when a record does not fit).
-    capacity: usize,
 }
 
 impl FileSource {
@@ -238,31 +274,50 @@ impl FileSource {
             });
         }
         let read_error = ErrorSlot::default();
-        let reader = Prefixed {
-            head,
-            pos: 0,
-            inner: Box::new(Recording {
-                inner: stream,
-                slot: read_error.clone(),
-            }) as BoxRead,
-        };
+        let reader: BoxRead = Box::new(Recording {
+            inner: stream,
+            slot: read_error.clone(),
+        });
         let not_capture = |path: PathBuf, e: PcapError<&[u8]>| CaptureError::NotACapture {
             path,
             reason: format!("header rejected: {e:?}"),
         };
-        let inner = match format {
-            CaptureFormat::PcapNg => Inner::Ng(Box::new(
-                PcapNGReader::new(READ_BUFFER_BYTES, reader)
-                    .map_err(|e| not_capture(name.clone(), e))?,
-            )),
-            _ => Inner::Legacy(Box::new(
-                LegacyPcapReader::new(READ_BUFFER_BYTES, reader)
-                    .map_err(|e| not_capture(name.clone(), e))?,
-            )),
+        // The whole file header is in `head`: check it here, so a rejected
+        // header is "not a capture" (exit 2), not damage found later.
+        let layout = match format {
+            CaptureFormat::PcapNg => match parse_sectionheaderblock(&head) {
+                Ok(_) => Layout::Ng,
+                Err(e) => return Err(not_capture(name, nom_error(e))),
+            },
+            _ => match parse_pcap_header(&head) {
+                Ok((_, h)) => Layout::Legacy {
+                    parse: if h.is_modified_format() {
+                        parse_pcap_frame_modified
+                    } else if h.is_bigendian() {
+                        parse_pcap_frame_be
+                    } else {
+                        parse_pcap_frame
+                    },
+                    header_given: false,
+                },
+                Err(e) => return Err(not_capture(name, nom_error(e))),
+            },
         };
         Ok(FileSource {
             path: name,
-            inner,
+            reader,
+            layout,
+            // The sniffed head is the start of the buffer.
+            buf: {
+                let mut buf = vec![0; READ_BUFFER_BYTES.max(head.len())];
+                buf[..head.len()].copy_from_slice(&head);
+                buf
+            },
+            start: 0,
+            end: head.len(),
+            base: 0,
+            exhausted: false,
+            chunking: None,
             stats: InputStats {
                 format: Some(format),
                 gzip,
@@ -279,7 +334,6 @@ impl FileSource {
             warnings_dropped: 0,
             pending_consume: 0,
             read_error,
-            capacity: READ_BUFFER_BYTES,
         })
     }
 
@@ -303,16 +357,65 @@ impl FileSource {
         self.stats
     }
 
+    /// The number the next frame read will get (Wireshark numbering).
+    pub fn next_index(&self) -> u64 {
+        self.next_index
+    }
+
     /// Bytes of the (decompressed) input consumed so far.
     pub fn position(&self) -> u64 {
         self.offset()
     }
 
     fn offset(&self) -> u64 {
-        match &self.inner {
-            Inner::Legacy(r) => r.consumed() as u64,
-            Inner::Ng(r) => r.consumed() as u64,
-        }
+        self.base + self.start as u64
+    }
+
+    /// Switch to chunked reading: when the buffer is full, it is set aside
+    /// whole (see [`FileSource::retired`]) and reading goes on in a buffer
+    /// from `supply`, which may block until one is free (that is what
+    /// bounds memory).
+    pub fn chunked(mut self, supply: BufferSupply) -> FileSource {
+        self.chunking = Some(Chunking {
+            supply,
+            retired: Vec::new(),
+        });
+        self
+    }
+
+    /// Chunked mode: whether a buffer was set aside since [`FileSource::retired`] was last called.
+    #[inline]
+    pub fn has_retired(&self) -> bool {
+        self.chunking
+            .as_ref()
+            .is_some_and(|c| !c.retired.is_empty())
+    }
+
+    /// Chunked mode: buffers set aside since the last call, oldest first.
+    /// Every frame returned before the buffer changed lies in the first.
+    pub fn retired(&mut self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        self.chunking
+            .as_mut()
+            .map(|c| c.retired.drain(..))
+            .into_iter()
+            .flatten()
+    }
+
+    /// Chunked mode: set the current buffer aside now (the bytes not yet
+    /// consumed move to a fresh one), so that every frame returned so far
+    /// can be shared. A copy of up to one buffer: for rare barriers only.
+    pub fn retire_current(&mut self) {
+        self.start += std::mem::take(&mut self.pending_consume);
+        self.shift();
+    }
+
+    /// Like [`FileSource::next_frame`], with the whole buffer the frame
+    /// lies in, so that its bytes can be located by offset (chunked mode).
+    pub fn next_frame_in_buffer(&mut self) -> Result<Option<(Frame<'_>, &[u8])>, CaptureError> {
+        Ok(self.advance()?.map(|(frame, range)| {
+            let data = self.buf.get(range).unwrap_or(&[]);
+            (Frame { data, ..frame }, &self.buf[..])
+        }))
     }
 
     fn warn(&mut self, offset: u64, message: String) {
@@ -332,62 +435,47 @@ impl FileSource {
     /// The next frame, `Ok(None)` at the end of the input (including after
     /// damage, which is recorded as a warning). `Err` only for an I/O error.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        Ok(self.advance()?.map(|(frame, range)| Frame {
+            data: self.buf.get(range).unwrap_or(&[]),
+            ..frame
+        }))
+    }
+
+    /// The next frame without its bytes, and where they are in `buf`.
+    fn advance(
+        &mut self,
+    ) -> Result<Option<(Frame<'static>, std::ops::Range<usize>)>, CaptureError> {
         // The previous frame borrowed the buffer; release it only now.
-        if self.pending_consume > 0 {
-            let n = std::mem::take(&mut self.pending_consume);
-            match &mut self.inner {
-                Inner::Legacy(r) => r.consume(n),
-                Inner::Ng(r) => r.consume(n),
-            }
-        }
+        self.start += std::mem::take(&mut self.pending_consume);
         loop {
             if self.done {
                 return Ok(None);
             }
             let offset = self.offset();
-            let step = match &mut self.inner {
-                Inner::Legacy(r) => {
-                    let base = r.data().as_ptr() as usize;
-                    step_of(r.next(), base)
-                }
-                Inner::Ng(r) => {
-                    let base = r.data().as_ptr() as usize;
-                    step_of(r.next(), base)
-                }
-            };
+            let base = self.buf.as_ptr() as usize;
+            let step = step_of(self.next_block(), base);
             match step {
                 Step::Block(len, info) => {
-                    if let Some((frame, range)) = self.frame_of(info, offset) {
+                    if let Some(found) = self.frame_of(info, offset) {
                         self.pending_consume = len;
                         self.stats.packets += 1;
-                        let data = match &self.inner {
-                            Inner::Legacy(r) => r.data(),
-                            Inner::Ng(r) => r.data(),
-                        };
-                        let data = data.get(range).unwrap_or(&[]);
-                        return Ok(Some(Frame { data, ..frame }));
+                        return Ok(Some(found));
                     }
-                    match &mut self.inner {
-                        Inner::Legacy(r) => r.consume(len),
-                        Inner::Ng(r) => r.consume(len),
-                    }
+                    self.start += len;
                 }
                 Step::Refill => self.refill(offset)?,
                 Step::Grow => {
-                    // pcap-parser says only that the next record does not
+                    // The parser says only that the next record does not
                     // fit; its length field says by how much.
+                    let capacity = self.buf.len();
                     let announced = self.next_record_len();
                     let target = announced
-                        .map_or(self.capacity * 2, |(_, n)| n.next_power_of_two())
-                        .max(self.capacity * 2);
+                        .map_or(capacity * 2, |(_, n)| n.next_power_of_two())
+                        .max(capacity * 2);
                     let grew = announced.is_none_or(|(_, n)| n <= MAX_RECORD_BYTES)
-                        && target <= MAX_RECORD_BYTES
-                        && match &mut self.inner {
-                            Inner::Legacy(r) => r.grow(target),
-                            Inner::Ng(r) => r.grow(target),
-                        };
+                        && target <= MAX_RECORD_BYTES;
                     if grew {
-                        self.capacity = target;
+                        self.buf.resize(target, 0);
                         self.refill(offset)?;
                     } else {
                         self.warn(
@@ -426,13 +514,58 @@ impl FileSource {
         }
     }
 
+    /// Parse the record at the head of the buffer: a block and the bytes it
+    /// takes, or why not (more input needed, a bigger buffer, the end, damage).
+    fn next_block(&mut self) -> Result<(usize, PcapBlockOwned<'_>), PcapError<&[u8]>> {
+        let data = &self.buf[self.start..self.end];
+        if let Layout::Legacy {
+            header_given: header_given @ false,
+            ..
+        } = &mut self.layout
+        {
+            *header_given = true;
+            return match parse_pcap_header(data) {
+                Ok((rem, h)) => Ok((data.offset(rem), PcapBlockOwned::from(h))),
+                Err(e) => Err(nom_error(e)),
+            };
+        }
+        if data.is_empty() && self.exhausted {
+            return Err(PcapError::Eof);
+        }
+        let parsed = match self.layout {
+            Layout::Legacy { parse, .. } => {
+                parse(data).map(|(rem, b)| (rem, PcapBlockOwned::from(b)))
+            }
+            Layout::Ng => {
+                let parse = if self.section_be {
+                    parse_block_be
+                } else {
+                    parse_block_le
+                };
+                parse(data).map(|(rem, b)| (rem, PcapBlockOwned::from(b)))
+            }
+        };
+        match parsed {
+            Ok((rem, block)) => Ok((data.offset(rem), block)),
+            Err(nom::Err::Incomplete(_)) if self.exhausted => Err(PcapError::UnexpectedEof),
+            Err(nom::Err::Incomplete(Needed::Size(n)))
+                if data.len() + n.get() >= self.buf.len() =>
+            {
+                Err(PcapError::BufferTooSmall)
+            }
+            Err(nom::Err::Incomplete(_)) => Err(PcapError::Incomplete(0)),
+            Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(e),
+        }
+    }
+
     /// The length field of the record at the head of the buffer, and the
     /// bytes that record then takes (header included); `None` when that is
     /// not buffered.
     fn next_record_len(&self) -> Option<(u32, usize)> {
-        let (data, header, at, big_endian) = match &self.inner {
-            Inner::Legacy(r) => (r.data(), 16, 8, self.legacy_be),
-            Inner::Ng(r) => (r.data(), 0, 4, self.section_be),
+        let data = &self.buf[self.start..self.end];
+        let (header, at, big_endian) = match self.layout {
+            Layout::Legacy { .. } => (16, 8, self.legacy_be),
+            Layout::Ng => (0, 4, self.section_be),
         };
         let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
         let len = if big_endian {
@@ -443,12 +576,43 @@ impl FileSource {
         Some((len, header + len as usize))
     }
 
+    /// Make room if the buffer is full, then read once more into it.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.end == self.buf.len() {
+            self.shift();
+        }
+        let n = self.reader.read(&mut self.buf[self.end..])?;
+        self.exhausted = n == 0;
+        self.end += n;
+        Ok(())
+    }
+
+    /// Drop the consumed bytes from the buffer: move the rest to its front,
+    /// or in chunked mode set the buffer aside and go on in a fresh one.
+    fn shift(&mut self) {
+        if self.start == 0 {
+            return;
+        }
+        let tail = self.end - self.start;
+        if let Some(chunking) = &mut self.chunking {
+            let mut fresh = (chunking.supply)();
+            if fresh.len() < self.buf.len() {
+                fresh.resize(self.buf.len(), 0);
+            }
+            fresh[..tail].copy_from_slice(&self.buf[self.start..self.end]);
+            chunking
+                .retired
+                .push(std::mem::replace(&mut self.buf, fresh));
+        } else {
+            self.buf.copy_within(self.start..self.end, 0);
+        }
+        self.base += self.start as u64;
+        self.start = 0;
+        self.end = tail;
+    }
+
     fn refill(&mut self, offset: u64) -> Result<(), CaptureError> {
-        let res = match &mut self.inner {
-            Inner::Legacy(r) => r.refill().is_ok(),
-            Inner::Ng(r) => r.refill().is_ok(),
-        };
-        if res {
+        if self.fill().is_ok() {
             return Ok(());
         }
         let source = self
@@ -607,7 +771,15 @@ impl FileSource {
     }
 }
 
-/// What one `next()` of the pcap-parser reader means, with no borrow of it.
+/// The error inside a nom result (parsers given whole input never say Incomplete).
+fn nom_error(e: nom::Err<PcapError<&[u8]>>) -> PcapError<&[u8]> {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => PcapError::UnexpectedEof,
+    }
+}
+
+/// What one parse at the head of the buffer means, with no borrow of it.
 enum Step {
     Block(usize, BlockInfo),
     Refill,
@@ -617,7 +789,7 @@ enum Step {
     Damaged(String),
 }
 
-/// Owned description of a block; packet data as a range into the reader's
+/// Owned description of a block; packet data as a range into the source's
 /// current buffer (valid until the block is consumed).
 enum BlockInfo {
     LegacyHeader {

@@ -198,20 +198,20 @@ pub fn stream_from_source(
             if n % 65536 == 0 {
                 progress(source.position());
             }
-            let Some(frame) = source.next_frame()? else {
-                break;
-            };
             if n % CHECKPOINT_FRAMES == 0 {
-                // Before this frame, as the parallel engine does (its barrier
-                // covers the frames already read), so both decide alike.
+                // Before reading the frame, as the parallel engine does (its
+                // barrier covers the frames already read), so both decide alike.
                 for f in worker.take_finished() {
                     order.push(f);
                 }
-                let here = frame.index;
+                let here = source.next_index();
                 let low = worker.oldest_open_first_frame().unwrap_or(here).min(here);
                 order.release_below(low, on_flow);
                 order.checkpoint(on_flow);
             }
+            let Some(frame) = source.next_frame()? else {
+                break;
+            };
             let next = frame.index + 1;
             worker.frame(&frame, &mut decode);
             if n % RELEASE_EVERY_FRAMES == 0 {

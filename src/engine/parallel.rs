@@ -1,40 +1,52 @@
-//! Sharded parallel engine: the calling thread reads and decodes frames and
-//! copies audited segments into per-shard [`Batch`]es; `threads` workers
-//! each own the flows whose symmetric key hash falls in their shard, so both
-//! directions of a flow meet on one worker and reassembly needs no locks.
-//! Borrowed capture data never crosses a thread (R7): only owned batches do,
-//! and they are recycled through a pool.
+//! Sharded parallel engine. The calling thread only reads: it fills large
+//! buffers with read(2), cuts them into frames, decodes the headers to find
+//! each audited segment's flow, and notes the segment (headers, and where
+//! its payload lies in the buffer) for the worker that owns the flow. When a
+//! buffer is full it becomes a shared [`Chunk`] and every shard with
+//! segments in it gets a [`Batch`]: payloads are never copied. `threads`
+//! workers each own the flows whose symmetric key hash falls in their shard,
+//! so both directions of a flow meet on one worker and reassembly needs no
+//! locks. Borrowed capture data never crosses a thread (R7): a batch owns a
+//! reference to its chunk, whose buffer goes back to the reader's pool when
+//! the last batch is done, so memory is a fixed number of buffers.
 //!
 //! Ordered release: after each batch a worker reports the flows it finished
 //! and the first frame of its oldest open flow. A flow that will finish
 //! later on worker `k` started at or after the lowest of: that oldest open
 //! flow, the first frame of any batch sent to `k` and not yet acknowledged,
-//! and the next frame to read. Flows that started before the minimum over
-//! all workers are released in first-frame order, so the report is the
-//! same for any thread count and memory does not grow with the file.
+//! the first segment noted for `k` and not yet sent, and the next frame to
+//! read. Flows that started before the minimum over all workers are released
+//! in first-frame order, so the report is the same for any thread count and
+//! memory does not grow with the file.
 
 use std::collections::VecDeque;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use super::batch::Batch;
+use super::batch::{Batch, Chunk, SegmentMeta};
 use super::{
     DecodeCounters, EngineError, EngineOptions, InputFacts, OrderedRelease, Worker,
-    CHECKPOINT_FRAMES, MAX_WAITING,
+    CHECKPOINT_FRAMES,
 };
-use crate::capture::file::FileSource;
+use crate::capture::file::{FileSource, READ_BUFFER_BYTES};
 use crate::decode::{self, FlowKey};
 use crate::facts::FlowFacts;
 
 /// Batches in flight per worker: enough to keep a worker busy while the
-/// reader fills the next one, bounded so memory stays flat.
+/// reader fills the next buffer, bounded so memory stays flat.
 const QUEUE_DEPTH: usize = 4;
+/// Read buffers in the pool besides the one being filled. Each is
+/// [`READ_BUFFER_BYTES`]; with the queues above this is what bounds the
+/// memory the reader can run ahead by.
+const POOL_BUFFERS: usize = 6;
 
 /// What a worker says after each batch.
 struct Progress {
     shard: usize,
     finished: Vec<FlowFacts>,
     oldest_open: Option<u64>,
+    /// The batch's segment list, emptied, for reuse.
+    spent: Vec<SegmentMeta>,
 }
 
 /// Per-shard bookkeeping on the reader side.
@@ -43,10 +55,111 @@ struct ShardState {
     /// First frames of batches sent and not yet acknowledged, oldest first.
     inflight: VecDeque<u64>,
     oldest_open: Option<u64>,
+    /// Segments noted for this shard in the current buffer, not yet sent.
+    noted: Vec<SegmentMeta>,
+}
+
+/// Note a worker's answer; gives back its emptied segment list.
+fn take_progress(
+    shards: &mut [ShardState],
+    p: Progress,
+    order: &mut OrderedRelease,
+) -> Vec<SegmentMeta> {
+    let s = &mut shards[p.shard];
+    s.inflight.pop_front();
+    s.oldest_open = p.oldest_open;
+    for f in p.finished {
+        order.push(f);
+    }
+    p.spent
+}
+
+/// The reader's side of the workers: their queues, their answers, and what
+/// is on its way to them.
+struct Dispatcher {
+    senders: Vec<Sender<Batch>>,
+    done_rx: Receiver<Progress>,
+    shards: Vec<ShardState>,
+    /// Emptied segment lists back from the workers.
+    spare_lists: Vec<Vec<SegmentMeta>>,
+    home: Sender<Vec<u8>>,
+}
+
+impl Dispatcher {
+    /// The buffer the noted segments lie in is full (or reading is over):
+    /// share it, and send each shard its segments. False when a worker is
+    /// gone.
+    fn send_chunk(&mut self, bytes: Vec<u8>) -> bool {
+        if self.shards.iter().all(|s| s.noted.is_empty()) {
+            let _ = self.home.send(bytes);
+            return true;
+        }
+        let chunk = Chunk::new(bytes, self.home.clone());
+        for (shard, state) in self.shards.iter_mut().enumerate() {
+            let Some(first) = state.noted.first() else {
+                continue;
+            };
+            state.inflight.push_back(first.frame);
+            let fresh = self.spare_lists.pop().unwrap_or_default();
+            let batch = Batch {
+                chunk: Some(chunk.clone()),
+                segments: std::mem::replace(&mut state.noted, fresh),
+            };
+            if self.senders[shard].send(batch).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Send what the source set aside: the first retired buffer holds the
+    /// noted segments, any later one none.
+    fn send_retired(&mut self, source: &mut FileSource) -> bool {
+        let mut ok = true;
+        for bytes in source.retired() {
+            ok &= self.send_chunk(bytes);
+        }
+        ok
+    }
+
+    /// Take every progress message waiting, without blocking.
+    fn absorb(&mut self, order: &mut OrderedRelease) {
+        while let Ok(p) = self.done_rx.try_recv() {
+            self.take_progress(p, order);
+        }
+    }
+
+    /// Wait until every batch sent has been acknowledged.
+    fn barrier(&mut self, order: &mut OrderedRelease) {
+        while self.shards.iter().any(|s| !s.inflight.is_empty()) {
+            let Ok(p) = self.done_rx.recv() else { break };
+            self.take_progress(p, order);
+        }
+    }
+
+    fn take_progress(&mut self, p: Progress, order: &mut OrderedRelease) {
+        self.spare_lists
+            .push(take_progress(&mut self.shards, p, order));
+    }
+
+    /// No flow finishing from now on can have started before this frame.
+    fn low_watermark(&self, next_frame: u64) -> u64 {
+        let mut low = next_frame;
+        for s in &self.shards {
+            for f in [s.oldest_open, s.inflight.front().copied()]
+                .into_iter()
+                .chain(std::iter::once(s.noted.first().map(|m| m.frame)))
+                .flatten()
+            {
+                low = low.min(f);
+            }
+        }
+        low
+    }
 }
 
 pub fn run(
-    mut source: FileSource,
+    source: FileSource,
     input: usize,
     opts: &EngineOptions,
     progress: &dyn Fn(u64),
@@ -54,11 +167,13 @@ pub fn run(
     on_flow: &mut dyn FnMut(FlowFacts),
 ) -> Result<InputFacts, EngineError> {
     let n = opts.threads.max(1);
-    let (pool_tx, pool_rx): (Sender<Batch>, Receiver<Batch>) = bounded(n * (QUEUE_DEPTH + 2));
-    for _ in 0..n * (QUEUE_DEPTH + 1) {
-        let _ = pool_tx.send(Batch::with_capacity());
+    let (home, pool) = unbounded::<Vec<u8>>();
+    for _ in 0..POOL_BUFFERS {
+        let _ = home.send(vec![0; READ_BUFFER_BYTES]);
     }
-    // Unbounded: the reader drains it at every batch, and a bounded one
+    // Blocks while every buffer is in use: the reader waits for the workers.
+    let mut source = source.chunked(Box::new(move || pool.recv().unwrap_or_default()));
+    // Unbounded: the reader drains it at every chunk, and a bounded one
     // could deadlock against the bounded batch queues.
     let (done_tx, done_rx) = unbounded::<Progress>();
     let path = source.path().to_path_buf();
@@ -68,21 +183,26 @@ pub fn run(
         for shard in 0..n {
             let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
             senders.push(tx);
-            let pool_tx = pool_tx.clone();
             let done_tx = done_tx.clone();
             let opts = opts.clone();
             handles.push(scope.spawn(move || {
                 let mut worker = Worker::new(input, &opts);
-                for mut batch in rx {
+                for batch in rx {
                     for seg in batch.iter() {
                         worker.segment(&seg);
                     }
-                    batch.clear();
-                    let _ = pool_tx.send(batch);
+                    let Batch {
+                        chunk,
+                        mut segments,
+                    } = batch;
+                    // Let the buffer go home before saying so.
+                    drop(chunk);
+                    segments.clear();
                     let _ = done_tx.send(Progress {
                         shard,
                         finished: worker.take_finished(),
                         oldest_open: worker.oldest_open_first_frame(),
+                        spent: segments,
                     });
                 }
                 let evicted = worker.evicted_full();
@@ -92,75 +212,85 @@ pub fn run(
             }));
         }
         drop(done_tx);
-        let mut shards: Vec<ShardState> = (0..n).map(|_| ShardState::default()).collect();
-        let mut current: Vec<Batch> = (0..n).map(|_| Batch::default()).collect();
+        let mut to_workers = Dispatcher {
+            senders,
+            done_rx,
+            shards: (0..n).map(|_| ShardState::default()).collect(),
+            spare_lists: Vec::new(),
+            home,
+        };
         let mut decode = DecodeCounters::default();
         let mut frames: u64 = 0;
-        let mut next_frame: u64 = 1;
         let read_result: Result<(), EngineError> = (|| {
+            let gone = || EngineError::Worker { path: path.clone() };
             loop {
                 frames += 1;
                 if frames % 65536 == 0 {
                     progress(source.position());
                 }
-                let Some(frame) = source.next_frame()? else {
-                    break;
-                };
-                next_frame = frame.index + 1;
-                if frames % CHECKPOINT_FRAMES == 0 && order.waiting() > MAX_WAITING {
-                    // Rare: many flows wait behind a long-lived one. Let every
-                    // worker catch up to this frame so the set written here is
-                    // exactly what -j 1 writes at the same checkpoint.
-                    for (shard, batch) in current.iter_mut().enumerate() {
-                        if !batch.is_empty()
-                            && !dispatch(std::mem::take(batch), shard, &mut shards, &senders)
-                        {
-                            return Err(EngineError::Worker { path: path.clone() });
-                        }
+                if frames % CHECKPOINT_FRAMES == 0 {
+                    // Let every worker catch up to here, so that whether
+                    // more than MAX_WAITING flows wait behind a long-lived
+                    // one, and which, is exactly what -j 1 sees at the same
+                    // checkpoint (a few times per GB: a short stall).
+                    source.retire_current();
+                    if !to_workers.send_retired(&mut source) {
+                        return Err(gone());
                     }
-                    while shards.iter().any(|s| !s.inflight.is_empty()) {
-                        let Ok(p) = done_rx.recv() else { break };
-                        take_progress(p, &mut shards, order);
-                    }
-                    let low = low_watermark(&shards, &current, frame.index);
+                    to_workers.barrier(order);
+                    let low = to_workers.low_watermark(source.next_index());
                     order.release_below(low, on_flow);
                     order.checkpoint(on_flow);
                 }
-                let seg = match decode::decode(&frame) {
-                    Ok(seg) => seg,
+                let Some((frame, buffer)) = source.next_frame_in_buffer()? else {
+                    break;
+                };
+                let noted = match decode::decode(&frame) {
+                    Ok(seg) => {
+                        decode.segments += 1;
+                        if opts.filter.matches(seg.src.port(), seg.dst.port()) {
+                            decode.audited_segments += 1;
+                            let (key, _) = FlowKey::from_endpoints(seg.src, seg.dst);
+                            let shard = (key.shard_hash() % n as u64) as usize;
+                            Some((shard, SegmentMeta::locate(&seg, buffer)))
+                        } else {
+                            None
+                        }
+                    }
                     Err(e) => {
                         decode.count(e.label(), frame.index);
-                        continue;
+                        None
                     }
                 };
-                decode.segments += 1;
-                if !opts.filter.matches(seg.src.port(), seg.dst.port()) {
-                    continue;
+                let next_frame = frame.index + 1;
+                // Reading this frame may have filled a buffer: its segments
+                // go out before this one is noted (it lies in the new one).
+                let sent = source.has_retired();
+                if sent && !to_workers.send_retired(&mut source) {
+                    return Err(gone());
                 }
-                decode.audited_segments += 1;
-                let (key, _) = FlowKey::from_endpoints(seg.src, seg.dst);
-                let shard = (key.shard_hash() % n as u64) as usize;
-                let batch = &mut current[shard];
-                if batch.segments.capacity() == 0 {
-                    *batch = pool_rx.recv().unwrap_or_else(|_| Batch::with_capacity());
+                if let Some((shard, meta)) = noted {
+                    to_workers.shards[shard].noted.push(meta);
                 }
-                batch.push(&seg);
-                if batch.is_full() {
-                    if !dispatch(std::mem::take(batch), shard, &mut shards, &senders) {
-                        return Err(EngineError::Worker { path: path.clone() });
-                    }
-                    absorb(&done_rx, &mut shards, order);
-                    let low = low_watermark(&shards, &current, next_frame);
+                if sent {
+                    to_workers.absorb(order);
+                    let low = to_workers.low_watermark(next_frame);
                     order.release_below(low, on_flow);
                 }
             }
+            source.retire_current();
+            if !to_workers.send_retired(&mut source) {
+                return Err(gone());
+            }
             Ok(())
         })();
-        for (shard, batch) in current.into_iter().enumerate() {
-            if !batch.is_empty() {
-                dispatch(batch, shard, &mut shards, &senders);
-            }
-        }
+        let Dispatcher {
+            senders,
+            done_rx,
+            mut shards,
+            ..
+        } = to_workers;
+        // Closing the queues ends the workers.
         drop(senders);
         let mut evicted_full = 0;
         let mut rest = Vec::new();
@@ -173,7 +303,9 @@ pub fn run(
                 Err(_) => return Err(EngineError::Worker { path: path.clone() }),
             }
         }
-        absorb(&done_rx, &mut shards, order);
+        while let Ok(p) = done_rx.try_recv() {
+            take_progress(&mut shards, p, order);
+        }
         for f in rest {
             order.push(f);
         }
@@ -187,51 +319,4 @@ pub fn run(
             flows_reported: 0,
         })
     })
-}
-
-/// Hand shard `shard` a non-empty batch, remembering its first frame until
-/// the worker acknowledges it. False when the worker is gone.
-fn dispatch(
-    batch: Batch,
-    shard: usize,
-    shards: &mut [ShardState],
-    senders: &[Sender<Batch>],
-) -> bool {
-    if let Some(m) = batch.segments.first() {
-        shards[shard].inflight.push_back(m.frame);
-    }
-    senders[shard].send(batch).is_ok()
-}
-
-/// Take every progress message waiting, without blocking.
-fn absorb(rx: &Receiver<Progress>, shards: &mut [ShardState], order: &mut OrderedRelease) {
-    while let Ok(p) = rx.try_recv() {
-        take_progress(p, shards, order);
-    }
-}
-
-fn take_progress(p: Progress, shards: &mut [ShardState], order: &mut OrderedRelease) {
-    let s = &mut shards[p.shard];
-    s.inflight.pop_front();
-    s.oldest_open = p.oldest_open;
-    for f in p.finished {
-        order.push(f);
-    }
-}
-
-/// No flow finishing from now on can have started before this frame.
-fn low_watermark(shards: &[ShardState], current: &[Batch], next_frame: u64) -> u64 {
-    let mut low = next_frame;
-    for (s, partial) in shards.iter().zip(current) {
-        if let Some(f) = s.oldest_open {
-            low = low.min(f);
-        }
-        if let Some(&f) = s.inflight.front() {
-            low = low.min(f);
-        }
-        if let Some(m) = partial.segments.first() {
-            low = low.min(m.frame);
-        }
-    }
-    low
 }
