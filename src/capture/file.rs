@@ -375,7 +375,9 @@ impl FileSource {
     /// whole (see [`FileSource::retired`]) and reading goes on in a buffer
     /// from `supply`, which may block until one is free (that is what
     /// bounds memory).
-    pub fn chunked(mut self, supply: BufferSupply) -> FileSource {
+    pub fn chunked(mut self, buffer_bytes: usize, supply: BufferSupply) -> FileSource {
+        // Called before reading: the buffer holds at most the sniffed head.
+        self.buf.resize(buffer_bytes.max(self.end).max(64), 0);
         self.chunking = Some(Chunking {
             supply,
             retired: Vec::new(),
@@ -596,6 +598,7 @@ impl FileSource {
         let tail = self.end - self.start;
         if let Some(chunking) = &mut self.chunking {
             let mut fresh = (chunking.supply)();
+            // A buffer grown for a big record stays big while in use.
             if fresh.len() < self.buf.len() {
                 fresh.resize(self.buf.len(), 0);
             }

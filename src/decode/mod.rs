@@ -67,26 +67,31 @@ impl FlowKey {
             Dir::BA => self.b,
         }
     }
+}
 
-    /// Symmetric hash (same for both directions) used to shard flows.
-    pub fn shard_hash(&self) -> u64 {
-        // FNV-1a over the canonical key: cheap, deterministic across runs.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for &b in bytes {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        for ep in [self.a, self.b] {
-            match ep.ip() {
-                IpAddr::V4(v4) => eat(&v4.octets()),
-                IpAddr::V6(v6) => eat(&v6.octets()),
-            }
-            eat(&ep.port().to_be_bytes());
+/// Symmetric hash of a segment's endpoints (the same for both directions,
+/// so both land on one shard), deterministic across runs. Computed for
+/// every audited packet on the reading thread, so it avoids building the
+/// canonical [`FlowKey`]: each endpoint is mixed on its own and the two are
+/// added, which does not depend on their order.
+pub fn shard_hash(src: Endpoint, dst: Endpoint) -> u64 {
+    mix_endpoint(src).wrapping_add(mix_endpoint(dst))
+}
+
+fn mix_endpoint(ep: Endpoint) -> u64 {
+    let addr = match ep.ip() {
+        IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17)
         }
-        h
-    }
+    };
+    // A multiply-xorshift finaliser (splitmix64's): every input bit moves
+    // the low bits, which pick the shard.
+    let mut x = addr ^ (u64::from(ep.port()) << 48) ^ u64::from(ep.port());
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 impl fmt::Display for FlowKey {
@@ -157,5 +162,28 @@ impl DecodeError {
             DecodeError::Fragment => "IP fragment",
             DecodeError::TooDeep(_) => "tunnel too deep",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_hash_is_the_same_both_ways_and_spreads_flows_over_shards() {
+        let server = Endpoint::new(IpAddr::from([10, 0, 0, 1]), 5062);
+        let mut per_shard = [0u32; 4];
+        for port in 40000..41000u16 {
+            let client = Endpoint::new(IpAddr::from([10, 0, 0, 2]), port);
+            let h = shard_hash(client, server);
+            assert_eq!(h, shard_hash(server, client));
+            per_shard[(h % 4) as usize] += 1;
+        }
+        // Ports differing in one bit must not pile up on one shard.
+        assert!(per_shard.iter().all(|&n| n > 200), "{per_shard:?}");
+        let v6 = Endpoint::new("2001:db8::1".parse().unwrap(), 5062);
+        let v6b = Endpoint::new("2001:db8::2".parse().unwrap(), 5062);
+        assert_eq!(shard_hash(v6, v6b), shard_hash(v6b, v6));
+        assert_ne!(shard_hash(v6, v6b), shard_hash(v6, server));
     }
 }

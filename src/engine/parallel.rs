@@ -29,7 +29,7 @@ use super::{
     CHECKPOINT_FRAMES,
 };
 use crate::capture::file::{FileSource, READ_BUFFER_BYTES};
-use crate::decode::{self, FlowKey};
+use crate::decode;
 use crate::facts::FlowFacts;
 
 /// Batches in flight per worker: enough to keep a worker busy while the
@@ -168,11 +168,13 @@ pub fn run(
 ) -> Result<InputFacts, EngineError> {
     let n = opts.threads.max(1);
     let (home, pool) = unbounded::<Vec<u8>>();
-    for _ in 0..POOL_BUFFERS {
-        let _ = home.send(vec![0; READ_BUFFER_BYTES]);
+    let chunk_bytes: usize = std::env::var("TLSAUDIT_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(READ_BUFFER_BYTES);
+    let pool_n: usize = std::env::var("TLSAUDIT_POOL").ok().and_then(|v| v.parse().ok()).unwrap_or(POOL_BUFFERS);
+    for _ in 0..pool_n {
+        let _ = home.send(vec![0; chunk_bytes]);
     }
     // Blocks while every buffer is in use: the reader waits for the workers.
-    let mut source = source.chunked(Box::new(move || pool.recv().unwrap_or_default()));
+    let mut source = source.chunked(chunk_bytes, Box::new(move || pool.recv().unwrap_or_default()));
     // Unbounded: the reader drains it at every chunk, and a bounded one
     // could deadlock against the bounded batch queues.
     let (done_tx, done_rx) = unbounded::<Progress>();
@@ -250,8 +252,8 @@ pub fn run(
                         decode.segments += 1;
                         if opts.filter.matches(seg.src.port(), seg.dst.port()) {
                             decode.audited_segments += 1;
-                            let (key, _) = FlowKey::from_endpoints(seg.src, seg.dst);
-                            let shard = (key.shard_hash() % n as u64) as usize;
+                            let shard =
+                                (decode::shard_hash(seg.src, seg.dst) % n as u64) as usize;
                             Some((shard, SegmentMeta::locate(&seg, buffer)))
                         } else {
                             None
