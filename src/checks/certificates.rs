@@ -15,14 +15,14 @@ use super::{remedies, CheckResult, Finding, FindingKind, SeenChain, Verdict};
 
 /// The chain the CN check of `role` uses: this flow's, else (resumed) the
 /// earlier full handshake's.
-pub(super) fn chain_for(f: &FlowFacts, role: Role) -> Option<SeenChain> {
+pub(super) fn chain_for(f: &FlowFacts, role: Role) -> Option<SeenChain<'_>> {
     let own = match role {
         Role::Server => f.tls.server_certificates.as_ref(),
         Role::Client => f.tls.client_certificates.as_ref(),
     };
     if let Some(c) = own {
         return Some(SeenChain {
-            chain: c.clone(),
+            chain: c,
             from_flow_frame: None,
         });
     }
@@ -35,7 +35,7 @@ pub(super) fn chain_for(f: &FlowFacts, role: Role) -> Option<SeenChain> {
         Role::Client => prior.client_certificates.as_ref(),
     }?;
     Some(SeenChain {
-        chain: c.clone(),
+        chain: c,
         from_flow_frame: Some(prior.first_frame),
     })
 }
@@ -71,7 +71,7 @@ fn dns_sans(c: &CertFacts) -> impl Iterator<Item = &str> {
 pub(super) fn server_cn(
     f: &FlowFacts,
     p: &Profile,
-    chain: Option<&SeenChain>,
+    chain: Option<&SeenChain<'_>>,
     findings: &mut Vec<Finding>,
 ) -> CheckResult {
     cn_check(f, p, Role::Server, chain, findings)
@@ -80,7 +80,7 @@ pub(super) fn server_cn(
 pub(super) fn client_cn(
     f: &FlowFacts,
     p: &Profile,
-    chain: Option<&SeenChain>,
+    chain: Option<&SeenChain<'_>>,
     findings: &mut Vec<Finding>,
 ) -> CheckResult {
     cn_check(f, p, Role::Client, chain, findings)
@@ -90,7 +90,7 @@ fn cn_check(
     f: &FlowFacts,
     p: &Profile,
     role: Role,
-    chain: Option<&SeenChain>,
+    chain: Option<&SeenChain<'_>>,
     findings: &mut Vec<Finding>,
 ) -> CheckResult {
     let expected = match role {
@@ -331,8 +331,8 @@ fn dn_eq(a: &str, b: &str) -> bool {
 /// Extra findings about the certificates used (spec §3.4 "also report").
 pub(super) fn findings(
     f: &FlowFacts,
-    server: Option<&SeenChain>,
-    client: Option<&SeenChain>,
+    server: Option<&SeenChain<'_>>,
+    client: Option<&SeenChain<'_>>,
     out: &mut Vec<Finding>,
 ) {
     let at = f.first_seen.secs;
@@ -536,9 +536,7 @@ mod tests {
         );
         assert_eq!(j.checks.client_cn.verdict, Verdict::Pass);
         assert_eq!(
-            j.server_certificate
-                .as_ref()
-                .and_then(|s| s.from_flow_frame),
+            j.server_certificate().and_then(|s| s.from_flow_frame),
             Some(1)
         );
     }
