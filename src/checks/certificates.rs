@@ -47,17 +47,21 @@ fn is_tls13(f: &FlowFacts) -> bool {
 /// Whether `name` appears in a handshake message list (decoders spell them
 /// `client_key_exchange`, `ClientKeyExchange`, …).
 fn sent(f: &FlowFacts, role: Role, name: &str) -> bool {
-    let norm = |s: &str| -> String {
+    // Compared char by char: this runs per message, and allocating two
+    // strings per comparison showed in profiles.
+    let norm = |s: &str| {
         s.chars()
             .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase()
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<Vec<char>>()
     };
     let want = norm(name);
-    f.tls_dir(role)
-        .handshake_messages
-        .iter()
-        .any(|m| norm(m) == want)
+    f.tls_dir(role).handshake_messages.iter().any(|m| {
+        m.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .eq(want.iter().copied())
+    })
 }
 
 fn cn_list(c: &CertFacts) -> String {
@@ -319,6 +323,12 @@ fn capitalise(s: &str) -> String {
 
 /// DN comparison that ignores case and spacing (`CN=A, O=B` == `cn=a,o=b`).
 fn dn_eq(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        // ASCII lower-cases byte by byte, so this equals the general case
+        // below without building strings (it runs per CA name for every
+        // client certificate).
+        return ascii_dn_chars(a).eq(ascii_dn_chars(b));
+    }
     let norm = |s: &str| -> String {
         s.chars()
             .filter(|c| !c.is_whitespace())
@@ -326,6 +336,12 @@ fn dn_eq(a: &str, b: &str) -> bool {
             .to_lowercase()
     };
     norm(a) == norm(b)
+}
+
+fn ascii_dn_chars(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes()
+        .filter(|&c| !char::from(c).is_whitespace())
+        .map(|c| c.to_ascii_lowercase())
 }
 
 /// Extra findings about the certificates used (spec §3.4 "also report").
@@ -422,6 +438,19 @@ mod tests {
     use super::super::judge;
     use super::*;
     use crate::tls::model::TlsVersion;
+
+    #[test]
+    fn dn_comparison_ignores_case_and_spacing_in_ascii_and_unicode() {
+        assert!(dn_eq("CN=Example CA, O=Example", "cn=exampleca,o=EXAMPLE"));
+        assert!(
+            dn_eq("CN=A,\u{b}O=B", "cn=a,o=b"),
+            "vertical tab is whitespace"
+        );
+        assert!(!dn_eq("CN=A, O=B", "cn=a,o=c"));
+        assert!(!dn_eq("CN=A, O=B", "cn=a,o=b2"));
+        assert!(dn_eq("CN=Ärzte CA, O=B", "cn=ärzteca,o=b"));
+        assert!(!dn_eq("CN=Ärzte CA, O=B", "cn=arzteca,o=b"));
+    }
 
     fn profile() -> Profile {
         let mut p = Profile::builtin();

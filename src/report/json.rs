@@ -244,3 +244,88 @@ pub(super) fn write_document(
     out.write_all(&buf)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixture::FlowBuilder;
+    use crate::checks::judge;
+    use crate::profile::Profile;
+    use crate::report::model::FlowRecord;
+    use crate::report::redact::Redactor;
+
+    /// The document as serde_json pretty-prints it in one piece.
+    #[derive(Serialize)]
+    struct Whole<'a, F: Serialize> {
+        schema: &'static str,
+        tool: ToolRecord,
+        profile: &'a ProfileRecord,
+        inputs: &'a [InputRecord],
+        flows: &'a [F],
+        warnings: &'a [WarningRecord],
+        summary: &'a SummaryRecord,
+    }
+
+    fn both(n: usize, redact: bool) -> (String, String) {
+        let p = Profile::builtin();
+        let mut r = Redactor::new(redact);
+        let profile = ProfileRecord::new(&p, &mut r);
+        let judged: Vec<_> = (0..n)
+            .map(|i| {
+                let f = if i % 2 == 0 {
+                    FlowBuilder::new().federation_ok().build()
+                } else {
+                    FlowBuilder::new().hellos_only().build()
+                };
+                judge(f, &p)
+            })
+            .collect();
+        let records: Vec<FlowRecord<'_>> = judged
+            .iter()
+            .map(|j| FlowRecord::new(j, &p, &mut r))
+            .collect();
+        let inputs = vec![InputRecord::new(
+            0,
+            super::super::InputReport::default(),
+            &mut r,
+        )];
+        let warnings = vec![WarningRecord {
+            message: "a \"quoted\"\nwarning".into(),
+        }];
+        let summary = SummaryRecord::default();
+        let mut flows = DocumentFlows::default();
+        for rec in &records {
+            flows.push(rec).expect("flow");
+        }
+        let head = DocumentHead {
+            profile: &profile,
+            inputs: &inputs,
+            warnings: &warnings,
+            summary: &summary,
+        };
+        let mut ours = Vec::new();
+        write_document(&mut ours, &head, &mut flows).expect("document");
+        let whole = Whole {
+            schema: SCHEMA,
+            tool: ToolRecord::current(),
+            profile: &profile,
+            inputs: &inputs,
+            flows: &records,
+            warnings: &warnings,
+            summary: &summary,
+        };
+        let mut theirs = serde_json::to_string_pretty(&whole).expect("serde");
+        theirs.push('\n');
+        (String::from_utf8(ours).expect("utf-8"), theirs)
+    }
+
+    #[test]
+    fn document_written_in_pieces_equals_serde_pretty_document() {
+        for n in [0, 1, 3] {
+            for redact in [false, true] {
+                let (ours, theirs) = both(n, redact);
+                assert_eq!(ours, theirs, "{n} flows, redact {redact}");
+            }
+        }
+    }
+}

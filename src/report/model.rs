@@ -553,3 +553,28 @@ pub struct SummaryRecord {
     pub unknown: u64,
     pub by_check: ByCheck,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Timestamp;
+
+    #[test]
+    fn rfc3339_writes_what_the_capture_timestamp_formats() {
+        for (secs, nanos) in [
+            (0, 0),
+            (1_767_261_600, 123_456_789),
+            (-1, 999_999_999),
+            (253_402_300_799, 999),
+            (i64::MAX, 5_000),
+            (i64::MIN, 0),
+        ] {
+            let ts = Timestamp::new(secs, nanos);
+            assert_eq!(Rfc3339(ts).to_string(), ts.rfc3339(), "{secs}.{nanos}");
+            assert_eq!(
+                serde_json::to_string(&Rfc3339(ts)).ok(),
+                serde_json::to_string(&ts.rfc3339()).ok()
+            );
+        }
+    }
+}
