@@ -8,8 +8,10 @@
 //! wire format —, `table.rs`, `markdown.rs`).
 //!
 //! Invariants:
-//! - Each flow is turned into its record once, with redaction applied there;
-//!   every format renders those records, so they cannot disagree.
+//! - Each flow is turned into its record once, with redaction applied there
+//!   (`model.rs`); every format renders that record, so they cannot
+//!   disagree. JSON renders a flow as it arrives (`json` keeps the rendered
+//!   bytes for the document), so no flow is copied to be kept.
 //! - The summary counts every flow; `--only` only filters what is listed.
 //! - Output is deterministic: records keep the order the engine gives them,
 //!   and no hash-map iteration reaches the output.

@@ -1,7 +1,11 @@
-//! The report's data model: plain, serialisable records built once per flow
-//! from a [`JudgedFlow`] (redaction applied here), then rendered by every
-//! format. Field names and order are the `tlsaudit.report/1` contract
-//! (spec §4, documented in `json.rs`): add fields, never rename them.
+//! The report's data model: records built once per flow from a
+//! [`JudgedFlow`] (redaction applied here), then rendered. [`FlowRecord`]
+//! borrows from the judged flow and is serialised at once (JSON formats);
+//! [`ListedFlow`] owns the fields the table and Markdown show, moved out of
+//! the judged flow. Both redact in the same order, so hosts get the same
+//! tokens in every format. Field names and order are the
+//! `tlsaudit.report/1` contract (spec §4, documented in `json.rs`): add
+//! fields, never rename them.
 
 use std::borrow::Cow;
 use std::fmt;
