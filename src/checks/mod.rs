@@ -197,9 +197,10 @@ pub struct Finding {
 }
 
 /// A certificate chain as the report shows it, with where it came from.
-#[derive(Debug, Clone)]
-pub struct SeenChain {
-    pub chain: CertChainFacts,
+/// Borrowed from the flow's facts: judging copies no certificate.
+#[derive(Debug, Clone, Copy)]
+pub struct SeenChain<'a> {
+    pub chain: &'a CertChainFacts,
     /// Set when the chain comes from the full handshake of a resumed
     /// session: the first frame of that earlier flow.
     pub from_flow_frame: Option<FrameNo>,
@@ -213,11 +214,20 @@ pub struct JudgedFlow {
     pub checks: Checks,
     pub findings: Vec<Finding>,
     pub empty_fragments: EmptyFragmentSummary,
-    /// The certificates the CN checks used (this flow's or, for a resumed
-    /// session, those of the earlier full handshake).
-    pub server_certificate: Option<SeenChain>,
-    pub client_certificate: Option<SeenChain>,
     pub verdict: Verdict,
+}
+
+impl JudgedFlow {
+    /// The server certificates the CN check used: this flow's or, for a
+    /// resumed session, those of the earlier full handshake.
+    pub fn server_certificate(&self) -> Option<SeenChain<'_>> {
+        certificates::chain_for(&self.facts, Role::Server)
+    }
+
+    /// The client certificates the CN check used (see [`Self::server_certificate`]).
+    pub fn client_certificate(&self) -> Option<SeenChain<'_>> {
+        certificates::chain_for(&self.facts, Role::Client)
+    }
 }
 
 /// Judge one flow against the profile.
@@ -250,8 +260,6 @@ pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
         checks,
         findings,
         empty_fragments: ef_summary,
-        server_certificate: server,
-        client_certificate: client,
         verdict,
     }
 }

@@ -113,6 +113,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use super::model::{InputRecord, ProfileRecord, SummaryRecord, ToolRecord, WarningRecord, SCHEMA};
 use super::RenderError;
 
 /// One JSON Lines event.
@@ -123,23 +124,208 @@ struct Envelope<'a, T: Serialize> {
     data: &'a T,
 }
 
-/// Write `{"type": kind, "data": data}` and a newline.
-pub(super) fn write_event<T: Serialize>(
-    out: &mut dyn Write,
+/// `{"type": kind, "data": data}` and a newline, into `line` (cleared
+/// first), so the caller writes the event in one call.
+pub(super) fn event_line<T: Serialize>(
+    line: &mut Vec<u8>,
     kind: &str,
     data: &T,
 ) -> Result<(), RenderError> {
-    serde_json::to_writer(&mut *out, &Envelope { kind, data })?;
-    out.write_all(b"\n")?;
+    line.clear();
+    serde_json::to_writer(&mut *line, &Envelope { kind, data })?;
+    line.push(b'\n');
     Ok(())
 }
 
-/// Write the whole document, pretty-printed, and a newline.
-pub(super) fn write_document<T: Serialize>(
-    out: &mut dyn Write,
-    doc: &T,
+/// Indentation of one level in the pretty-printed document (serde_json's
+/// default).
+const INDENT: &[u8] = b"  ";
+
+/// Append `value`, pretty-printed as it appears `depth` levels deep in the
+/// document: serde_json's pretty output with every line after the first
+/// indented by `depth` levels (JSON strings escape newlines, so every
+/// newline of the output is a line break between tokens). `scratch` is
+/// reused between calls.
+fn push_pretty<T: Serialize>(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    value: &T,
+    depth: usize,
 ) -> Result<(), RenderError> {
-    serde_json::to_writer_pretty(&mut *out, doc)?;
-    out.write_all(b"\n")?;
+    scratch.clear();
+    serde_json::to_writer_pretty(&mut *scratch, value)?;
+    let mut lines = scratch.split(|&b| b == b'\n');
+    if let Some(first) = lines.next() {
+        out.extend_from_slice(first);
+    }
+    for line in lines {
+        out.push(b'\n');
+        for _ in 0..depth {
+            out.extend_from_slice(INDENT);
+        }
+        out.extend_from_slice(line);
+    }
     Ok(())
+}
+
+/// The elements of the document's `flows` array, rendered as each flow
+/// arrives: the document is written at the end, and keeping the rendered
+/// bytes costs one serialisation per flow and no copy of the flow.
+#[derive(Debug, Default)]
+pub(super) struct DocumentFlows {
+    body: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl DocumentFlows {
+    /// Append one element of `flows[]`.
+    pub(super) fn push<T: Serialize>(&mut self, flow: &T) -> Result<(), RenderError> {
+        // `flows` is a member of the top-level object: its elements sit two levels deep.
+        const DEPTH: usize = 2;
+        self.body
+            .extend_from_slice(if self.body.is_empty() { b"\n" } else { b",\n" });
+        for _ in 0..DEPTH {
+            self.body.extend_from_slice(INDENT);
+        }
+        push_pretty(&mut self.body, &mut self.scratch, flow, DEPTH)
+    }
+}
+
+/// Everything of the document but its flows.
+pub(super) struct DocumentHead<'a> {
+    pub profile: &'a ProfileRecord,
+    pub inputs: &'a [InputRecord],
+    pub warnings: &'a [WarningRecord],
+    pub summary: &'a SummaryRecord,
+}
+
+/// Write the whole document, pretty-printed exactly as serde_json prints
+/// an object with the members `schema`, `tool`, `profile`, `inputs`,
+/// `flows`, `warnings`, `summary` (in that order), and a newline.
+pub(super) fn write_document(
+    out: &mut dyn Write,
+    head: &DocumentHead<'_>,
+    flows: &mut DocumentFlows,
+) -> Result<(), RenderError> {
+    let mut buf = Vec::new();
+    let mut scratch = std::mem::take(&mut flows.scratch);
+    // Member keys are fixed ASCII names: nothing to escape.
+    fn member(buf: &mut Vec<u8>, key: &str, first: bool) {
+        buf.extend_from_slice(if first { b"\n" } else { b",\n" });
+        buf.extend_from_slice(INDENT);
+        buf.push(b'"');
+        buf.extend_from_slice(key.as_bytes());
+        buf.extend_from_slice(b"\": ");
+    }
+    buf.push(b'{');
+    member(&mut buf, "schema", true);
+    push_pretty(&mut buf, &mut scratch, &SCHEMA, 1)?;
+    member(&mut buf, "tool", false);
+    push_pretty(&mut buf, &mut scratch, &ToolRecord::current(), 1)?;
+    member(&mut buf, "profile", false);
+    push_pretty(&mut buf, &mut scratch, head.profile, 1)?;
+    member(&mut buf, "inputs", false);
+    push_pretty(&mut buf, &mut scratch, &head.inputs, 1)?;
+    member(&mut buf, "flows", false);
+    buf.push(b'[');
+    out.write_all(&buf)?;
+    buf.clear();
+    if !flows.body.is_empty() {
+        out.write_all(&flows.body)?;
+        buf.push(b'\n');
+        buf.extend_from_slice(INDENT);
+    }
+    buf.push(b']');
+    member(&mut buf, "warnings", false);
+    push_pretty(&mut buf, &mut scratch, &head.warnings, 1)?;
+    member(&mut buf, "summary", false);
+    push_pretty(&mut buf, &mut scratch, head.summary, 1)?;
+    buf.extend_from_slice(b"\n}\n");
+    out.write_all(&buf)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixture::FlowBuilder;
+    use crate::checks::judge;
+    use crate::profile::Profile;
+    use crate::report::model::FlowRecord;
+    use crate::report::redact::Redactor;
+
+    /// The document as serde_json pretty-prints it in one piece.
+    #[derive(Serialize)]
+    struct Whole<'a, F: Serialize> {
+        schema: &'static str,
+        tool: ToolRecord,
+        profile: &'a ProfileRecord,
+        inputs: &'a [InputRecord],
+        flows: &'a [F],
+        warnings: &'a [WarningRecord],
+        summary: &'a SummaryRecord,
+    }
+
+    fn both(n: usize, redact: bool) -> (String, String) {
+        let p = Profile::builtin();
+        let mut r = Redactor::new(redact);
+        let profile = ProfileRecord::new(&p, &mut r);
+        let judged: Vec<_> = (0..n)
+            .map(|i| {
+                let f = if i % 2 == 0 {
+                    FlowBuilder::new().federation_ok().build()
+                } else {
+                    FlowBuilder::new().hellos_only().build()
+                };
+                judge(f, &p)
+            })
+            .collect();
+        let records: Vec<FlowRecord<'_>> = judged
+            .iter()
+            .map(|j| FlowRecord::new(j, &p, &mut r))
+            .collect();
+        let inputs = vec![InputRecord::new(
+            0,
+            super::super::InputReport::default(),
+            &mut r,
+        )];
+        let warnings = vec![WarningRecord {
+            message: "a \"quoted\"\nwarning".into(),
+        }];
+        let summary = SummaryRecord::default();
+        let mut flows = DocumentFlows::default();
+        for rec in &records {
+            flows.push(rec).expect("flow");
+        }
+        let head = DocumentHead {
+            profile: &profile,
+            inputs: &inputs,
+            warnings: &warnings,
+            summary: &summary,
+        };
+        let mut ours = Vec::new();
+        write_document(&mut ours, &head, &mut flows).expect("document");
+        let whole = Whole {
+            schema: SCHEMA,
+            tool: ToolRecord::current(),
+            profile: &profile,
+            inputs: &inputs,
+            flows: &records,
+            warnings: &warnings,
+            summary: &summary,
+        };
+        let mut theirs = serde_json::to_string_pretty(&whole).expect("serde");
+        theirs.push('\n');
+        (String::from_utf8(ours).expect("utf-8"), theirs)
+    }
+
+    #[test]
+    fn document_written_in_pieces_equals_serde_pretty_document() {
+        for n in [0, 1, 3] {
+            for redact in [false, true] {
+                let (ours, theirs) = both(n, redact);
+                assert_eq!(ours, theirs, "{n} flows, redact {redact}");
+            }
+        }
+    }
 }

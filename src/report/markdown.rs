@@ -7,7 +7,7 @@ use std::io::Write;
 
 use crate::checks::Verdict;
 
-use super::model::{FlowRecord, ToolRecord};
+use super::model::{ListedFlow, ToolRecord};
 use super::table::{check_cell, empty_fragments_cell, join_frames};
 use super::{RenderError, RunView};
 
@@ -208,7 +208,7 @@ fn verdict_md(v: Verdict) -> &'static str {
     }
 }
 
-fn write_flow(out: &mut dyn Write, no: u64, r: &FlowRecord) -> Result<(), RenderError> {
+fn write_flow(out: &mut dyn Write, no: u64, r: &ListedFlow) -> Result<(), RenderError> {
     writeln!(
         out,
         "### #{no}: {} → {} ({})",

@@ -8,8 +8,10 @@
 //! wire format —, `table.rs`, `markdown.rs`).
 //!
 //! Invariants:
-//! - Each flow is turned into its record once, with redaction applied there;
-//!   every format renders those records, so they cannot disagree.
+//! - Each flow is turned into its record once, with redaction applied there
+//!   (`model.rs`); every format renders that record, so they cannot
+//!   disagree. JSON renders a flow as it arrives (`json` keeps the rendered
+//!   bytes for the document), so no flow is copied to be kept.
 //! - The summary counts every flow; `--only` only filters what is listed.
 //! - Output is deterministic: records keep the order the engine gives them,
 //!   and no hash-map iteration reaches the output.
@@ -40,10 +42,8 @@ use std::io::Write;
 use crate::checks::{JudgedFlow, Verdict};
 use crate::profile::Profile;
 
-use model::{
-    Document, FlowRecord, InputRecord, ProfileRecord, SummaryRecord, ToolRecord, WarningRecord,
-    SCHEMA,
-};
+use crate::checks::Checks;
+use model::{FlowRecord, InputRecord, ListedFlow, ProfileRecord, SummaryRecord, WarningRecord};
 use redact::Redactor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +137,8 @@ pub(crate) struct RemedyItem {
 }
 
 impl Remedies {
-    fn add(&mut self, no: u64, rec: &FlowRecord) {
-        for (_, c) in rec.checks.iter() {
+    fn add(&mut self, no: u64, checks: &Checks) {
+        for (_, c) in checks.iter() {
             if c.verdict != Verdict::Fail {
                 continue;
             }
@@ -175,7 +175,7 @@ impl Remedies {
 #[derive(Debug)]
 pub(crate) struct Listed {
     pub no: u64,
-    pub rec: FlowRecord,
+    pub rec: ListedFlow,
 }
 
 /// Everything a finished report needs (shared by the table and markdown renderers).
@@ -198,7 +198,12 @@ pub struct Reporter {
     profile: Profile,
     profile_record: ProfileRecord,
     inputs: Vec<InputRecord>,
+    /// Table and Markdown: the listed flows, kept for the end of the run.
     listed: Vec<Listed>,
+    /// `json`: the listed flows, already rendered.
+    json_flows: json::DocumentFlows,
+    /// `jsonl`: the event being written, reused.
+    line: Vec<u8>,
     warnings: Vec<WarningRecord>,
     summary: SummaryRecord,
     remedies: Remedies,
@@ -216,6 +221,8 @@ impl Reporter {
             profile_record,
             inputs: Vec::new(),
             listed: Vec::new(),
+            json_flows: json::DocumentFlows::default(),
+            line: Vec::new(),
             warnings: Vec::new(),
             summary: SummaryRecord::default(),
             remedies: Remedies::default(),
@@ -236,19 +243,35 @@ impl Reporter {
         if !self.opts.only.lists(flow.verdict) {
             return Ok(());
         }
-        let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
-        self.remedies.add(no, &rec);
         match self.opts.format {
             Format::Jsonl => {
-                json::write_event(&mut *self.out, "flow", &rec)?;
-                self.out.flush()?;
+                let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
+                json::event_line(&mut self.line, "flow", &rec)?;
+                self.write_line()?;
             }
-            Format::Table if self.opts.streaming => {
-                table::write_flow_line(&mut *self.out, no, &rec, self.opts.color)?;
-                self.out.flush()?;
+            Format::Json => {
+                let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
+                self.json_flows.push(&rec)?;
             }
-            _ => self.listed.push(Listed { no, rec }),
+            Format::Table | Format::Markdown => {
+                let rec = ListedFlow::new(flow, &mut self.redactor);
+                self.remedies.add(no, &rec.checks);
+                if self.opts.streaming && self.opts.format == Format::Table {
+                    table::write_flow_line(&mut *self.out, no, &rec, self.opts.color)?;
+                    self.out.flush()?;
+                } else {
+                    self.listed.push(Listed { no, rec });
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Write the event in `self.line` in one call and flush it (`jsonl`
+    /// can be followed live).
+    fn write_line(&mut self) -> Result<(), RenderError> {
+        self.out.write_all(&self.line)?;
+        self.out.flush()?;
         Ok(())
     }
 
@@ -259,8 +282,8 @@ impl Reporter {
         };
         match self.opts.format {
             Format::Jsonl => {
-                json::write_event(&mut *self.out, "warning", &w)?;
-                self.out.flush()?;
+                json::event_line(&mut self.line, "warning", &w)?;
+                self.write_line()?;
             }
             Format::Table if self.opts.streaming => {
                 writeln!(self.out, "warning: {}", w.message)?;
@@ -276,8 +299,8 @@ impl Reporter {
     pub fn input(&mut self, input: InputReport) -> Result<(), RenderError> {
         let rec = InputRecord::new(self.inputs.len(), input, &mut self.redactor);
         if self.opts.format == Format::Jsonl {
-            json::write_event(&mut *self.out, "input", &rec)?;
-            self.out.flush()?;
+            json::event_line(&mut self.line, "input", &rec)?;
+            self.write_line()?;
         }
         self.inputs.push(rec);
         Ok(())
@@ -287,14 +310,17 @@ impl Reporter {
     /// streaming table; nothing for whole-document formats.
     pub fn progress_summary(&mut self) -> Result<(), RenderError> {
         match self.opts.format {
-            Format::Jsonl => json::write_event(&mut *self.out, "summary", &self.summary)?,
-            Format::Table if self.opts.streaming => {
-                table::write_summary_line(&mut *self.out, &self.summary, self.opts.color)?
+            Format::Jsonl => {
+                json::event_line(&mut self.line, "summary", &self.summary)?;
+                self.write_line()
             }
-            _ => return Ok(()),
+            Format::Table if self.opts.streaming => {
+                table::write_summary_line(&mut *self.out, &self.summary, self.opts.color)?;
+                self.out.flush()?;
+                Ok(())
+            }
+            _ => Ok(()),
         }
-        self.out.flush()?;
-        Ok(())
     }
 
     /// Counts so far.
@@ -310,21 +336,19 @@ impl Reporter {
     /// End of run: write whatever is pending (json document, table, summary).
     pub fn finish(mut self) -> Result<Totals, RenderError> {
         let totals = self.totals();
-        let records: Vec<FlowRecord>;
         match self.opts.format {
-            Format::Jsonl => json::write_event(&mut *self.out, "summary", &self.summary)?,
+            Format::Jsonl => {
+                json::event_line(&mut self.line, "summary", &self.summary)?;
+                self.out.write_all(&self.line)?;
+            }
             Format::Json => {
-                records = self.listed.drain(..).map(|l| l.rec).collect();
-                let doc = Document {
-                    schema: SCHEMA,
-                    tool: ToolRecord::current(),
+                let head = json::DocumentHead {
                     profile: &self.profile_record,
                     inputs: &self.inputs,
-                    flows: &records,
                     warnings: &self.warnings,
-                    summary: self.summary,
+                    summary: &self.summary,
                 };
-                json::write_document(&mut *self.out, &doc)?;
+                json::write_document(&mut *self.out, &head, &mut self.json_flows)?;
             }
             Format::Table | Format::Markdown => {
                 let view = RunView {
@@ -482,9 +506,9 @@ mod tests {
         let mut rem = Remedies::default();
         let p = Profile::builtin();
         let mut r = Redactor::new(false);
-        let rec = FlowRecord::new(&judge(failing(), &p), &p, &mut r);
-        rem.add(2, &rec);
-        rem.add(5, &rec);
+        let rec = ListedFlow::new(judge(failing(), &p), &mut r);
+        rem.add(2, &rec.checks);
+        rem.add(5, &rec.checks);
         let items = rem.items();
         assert!(!items.is_empty());
         assert!(items.iter().all(|i| i.flows == vec![2, 5]));

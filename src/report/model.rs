@@ -1,7 +1,14 @@
-//! The report's data model: plain, serialisable records built once per flow
-//! from a [`JudgedFlow`] (redaction applied here), then rendered by every
-//! format. Field names and order are the `tlsaudit.report/1` contract
-//! (spec §4, documented in `json.rs`): add fields, never rename them.
+//! The report's data model: records built once per flow from a
+//! [`JudgedFlow`] (redaction applied here), then rendered. [`FlowRecord`]
+//! borrows from the judged flow and is serialised at once (JSON formats);
+//! [`ListedFlow`] owns the fields the table and Markdown show, moved out of
+//! the judged flow. Both redact in the same order, so hosts get the same
+//! tokens in every format. Field names and order are the
+//! `tlsaudit.report/1` contract (spec §4, documented in `json.rs`): add
+//! fields, never rename them.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use serde::Serialize;
 
@@ -10,7 +17,7 @@ use crate::checks::{Checks, EmptyFragmentSummary, Finding, JudgedFlow, SeenChain
 use crate::profile::{suites, Profile};
 use crate::tls::model::{CertFacts, CipherSuiteId, FrameNo};
 
-use super::redact::Redactor;
+use super::redact::{Redactor, ShownEndpoint};
 use super::InputReport;
 
 /// `schema` of the JSON document.
@@ -112,22 +119,59 @@ pub struct WarningRecord {
     pub message: String,
 }
 
+/// Seconds since the epoch as RFC 3339 UTC, written straight into the
+/// output. Must match `capture::Timestamp::rfc3339` character for
+/// character (a test compares them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rfc3339(pub crate::capture::Timestamp);
+
+impl fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ts = self.0;
+        match time::OffsetDateTime::from_unix_timestamp(ts.secs) {
+            Ok(t) => write!(
+                f,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                ts.nanos / 1000
+            ),
+            Err(_) => write!(f, "{}.{:06}", ts.secs, ts.nanos / 1000),
+        }
+    }
+}
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn rfc3339(secs: Option<i64>) -> Option<Rfc3339> {
+    secs.map(|s| Rfc3339(crate::capture::Timestamp::new(s, 0)))
+}
+
+/// A leaf certificate of `flows[]`, borrowed from the flow's facts.
 #[derive(Debug, Clone, Serialize)]
-pub struct CertRecord {
-    pub subject_cn: Vec<String>,
-    pub subject: String,
-    pub issuer: String,
-    pub san: Vec<String>,
-    pub not_before: Option<String>,
-    pub not_after: Option<String>,
+pub struct CertRecord<'a> {
+    pub subject_cn: &'a [String],
+    pub subject: &'a str,
+    pub issuer: &'a str,
+    pub san: Cow<'a, [String]>,
+    pub not_before: Option<Rfc3339>,
+    pub not_after: Option<Rfc3339>,
     /// Null: no EKU extension (any purpose).
-    pub eku: Option<Vec<String>>,
-    pub key: String,
-    pub signature_algorithm: String,
+    pub eku: Option<&'a [String]>,
+    pub key: &'a str,
+    pub signature_algorithm: &'a str,
     /// Omitted with `--redact`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub serial: Option<String>,
-    pub sha256: String,
+    pub serial: Option<&'a str>,
+    pub sha256: &'a str,
     /// Frame of the Certificate message.
     pub frame: FrameNo,
     /// Outside its validity period at the flow's first packet.
@@ -136,34 +180,41 @@ pub struct CertRecord {
     pub chain_length: usize,
     /// Resumed session: first frame of the earlier flow whose full handshake carried it.
     pub from_flow: Option<FrameNo>,
-    pub parse_error: Option<String>,
+    pub parse_error: Option<&'a str>,
 }
 
-fn rfc3339(secs: Option<i64>) -> Option<String> {
-    secs.map(|s| crate::capture::Timestamp::new(s, 0).rfc3339())
+/// The SANs of a chain's leaf, redacted (tokens are handed out here, in
+/// report order; see [`FlowRecord::new`]).
+fn redacted_san<'a>(seen: Option<SeenChain<'a>>, r: &mut Redactor) -> Option<Cow<'a, [String]>> {
+    let c = seen?.chain.certs.first()?;
+    Some(if r.enabled() {
+        Cow::Owned(c.san.iter().map(|s| r.text(s)).collect())
+    } else {
+        Cow::Borrowed(&c.san)
+    })
 }
 
-impl CertRecord {
-    fn new(seen: &SeenChain, at: i64, r: &mut Redactor) -> Option<Self> {
+impl<'a> CertRecord<'a> {
+    fn new(seen: SeenChain<'a>, san: Cow<'a, [String]>, at: i64, redacting: bool) -> Option<Self> {
         let c: &CertFacts = seen.chain.certs.first()?;
         Some(CertRecord {
-            subject_cn: c.subject_cn.clone(),
-            subject: c.subject.clone(),
-            issuer: c.issuer.clone(),
-            san: c.san.iter().map(|s| r.text(s)).collect(),
+            subject_cn: &c.subject_cn,
+            subject: &c.subject,
+            issuer: &c.issuer,
+            san,
             not_before: rfc3339(c.not_before),
             not_after: rfc3339(c.not_after),
-            eku: c.eku.clone(),
-            key: c.key.clone(),
-            signature_algorithm: c.signature_algorithm.clone(),
-            serial: (!r.enabled()).then(|| c.serial.clone()),
-            sha256: c.sha256.clone(),
+            eku: c.eku.as_deref(),
+            key: &c.key,
+            signature_algorithm: &c.signature_algorithm,
+            serial: (!redacting).then_some(c.serial.as_str()),
+            sha256: &c.sha256,
             frame: seen.chain.frame,
             expired: c.not_after.is_some_and(|na| at > na)
                 || c.not_before.is_some_and(|nb| at < nb),
             chain_length: seen.chain.certs.len(),
             from_flow: seen.from_flow_frame,
-            parse_error: c.parse_error.clone(),
+            parse_error: c.parse_error.as_deref(),
         })
     }
 }
@@ -173,9 +224,9 @@ pub struct AlertRecord {
     /// `client` / `server`; null when the direction is unknown.
     pub from: Option<&'static str>,
     /// `fatal` / `warning`; null for an encrypted alert.
-    pub level: Option<String>,
+    pub level: Option<Cow<'static, str>>,
     /// IANA name (`handshake_failure`); null for an encrypted alert.
-    pub description: Option<String>,
+    pub description: Option<Cow<'static, str>>,
     pub encrypted: bool,
     /// An encrypted alert read with the keys: `level` and `description` are
     /// set. Present only when true (absent = not decrypted).
@@ -221,43 +272,44 @@ pub struct OfferRecord {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct NotTlsRecord {
+pub struct NotTlsRecord<'a> {
     pub frame: FrameNo,
-    pub looks_like: String,
+    pub looks_like: Cow<'a, str>,
 }
 
-/// One flow of `flows[]`.
+/// One flow of `flows[]`, borrowed from its [`JudgedFlow`]: it is built,
+/// serialised and dropped per flow, so only redacted text is copied.
 #[derive(Debug, Clone, Serialize)]
-pub struct FlowRecord {
+pub struct FlowRecord<'a> {
     pub input: usize,
-    pub client: String,
-    pub server: String,
+    pub client: ShownEndpoint,
+    pub server: ShownEndpoint,
     pub first_frame: FrameNo,
-    pub first_seen: String,
+    pub first_seen: Rfc3339,
     pub last_frame: FrameNo,
     pub version: Option<String>,
     pub cipher_suite: Option<SuiteRecord>,
     pub resumed: Option<bool>,
     pub handshake_complete: bool,
-    pub sni: Option<String>,
-    pub server_certificate: Option<CertRecord>,
-    pub client_certificate: Option<CertRecord>,
-    pub empty_fragments: EmptyFragmentSummary,
+    pub sni: Option<&'a str>,
+    pub server_certificate: Option<CertRecord<'a>>,
+    pub client_certificate: Option<CertRecord<'a>>,
+    pub empty_fragments: &'a EmptyFragmentSummary,
     pub alerts: Vec<AlertRecord>,
     pub tcp: TcpRecord,
-    pub checks: Checks,
+    pub checks: Cow<'a, Checks>,
     pub verdict: Verdict,
     // Additions beyond the spec example (allowed by the schema's rules).
     pub server_determined_by: crate::facts::RoleSource,
-    pub resumption: Option<String>,
+    pub resumption: Option<&'a str>,
     pub renegotiation: bool,
     pub client_offer: Option<OfferRecord>,
-    pub not_tls: Option<NotTlsRecord>,
-    pub findings: Vec<Finding>,
+    pub not_tls: Option<NotTlsRecord<'a>>,
+    pub findings: Cow<'a, [Finding]>,
     /// With `--keylog`/`--rsa-key`: whether the flow was decrypted, and if
     /// not (or not wholly) why. Absent when no keys were given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decryption: Option<String>,
+    pub decryption: Option<Cow<'a, str>>,
 }
 
 fn redact_check(c: &mut crate::checks::CheckResult, r: &mut Redactor) {
@@ -267,25 +319,38 @@ fn redact_check(c: &mut crate::checks::CheckResult, r: &mut Redactor) {
     }
 }
 
-impl FlowRecord {
-    pub fn new(j: &JudgedFlow, profile: &Profile, r: &mut Redactor) -> Self {
+/// Redact the text of a flow's checks and findings in place, in report
+/// order (tokens are numbered by first appearance).
+fn redact_judgement(checks: &mut Checks, findings: &mut [Finding], r: &mut Redactor) {
+    redact_check(&mut checks.handshake, r);
+    redact_check(&mut checks.version, r);
+    redact_check(&mut checks.cipher_suite, r);
+    redact_check(&mut checks.empty_fragments, r);
+    redact_check(&mut checks.server_cn, r);
+    redact_check(&mut checks.client_cn, r);
+    for x in findings {
+        x.message = r.text(&x.message);
+    }
+}
+
+impl<'a> FlowRecord<'a> {
+    /// Redaction hands out tokens in this order: endpoints, checks,
+    /// findings, server then client certificate SANs, `not_tls`,
+    /// `decryption` — [`ListedFlow::new`] follows the same order, so every
+    /// format numbers hosts alike.
+    pub fn new(j: &'a JudgedFlow, profile: &Profile, r: &mut Redactor) -> Self {
         let f = &j.facts;
         let at = f.first_seen.secs;
-        let client = r.endpoint(f.client);
-        let server = r.endpoint(f.server);
-        let mut checks = j.checks.clone();
-        let mut findings = j.findings.clone();
-        if r.enabled() {
-            redact_check(&mut checks.handshake, r);
-            redact_check(&mut checks.version, r);
-            redact_check(&mut checks.cipher_suite, r);
-            redact_check(&mut checks.empty_fragments, r);
-            redact_check(&mut checks.server_cn, r);
-            redact_check(&mut checks.client_cn, r);
-            for x in &mut findings {
-                x.message = r.text(&x.message);
-            }
-        }
+        let client = r.shown(f.client);
+        let server = r.shown(f.server);
+        let (checks, findings) = if r.enabled() {
+            let mut checks = j.checks.clone();
+            let mut findings = j.findings.clone();
+            redact_judgement(&mut checks, &mut findings, r);
+            (Cow::Owned(checks), Cow::Owned(findings))
+        } else {
+            (Cow::Borrowed(&j.checks), Cow::Borrowed(&j.findings[..]))
+        };
         let alerts = f
             .tls
             .alerts
@@ -295,12 +360,12 @@ impl FlowRecord {
                 level: if a.encrypted && !a.decrypted {
                     None
                 } else {
-                    a.level.map(|l| alert_level(l).into_owned())
+                    a.level.map(alert_level)
                 },
                 description: if a.encrypted && !a.decrypted {
                     None
                 } else {
-                    a.description.map(|d| alert_description(d).into_owned())
+                    a.description.map(alert_description)
                 },
                 encrypted: a.encrypted,
                 decrypted: a.decrypted,
@@ -318,27 +383,31 @@ impl FlowRecord {
                 .iter()
                 .any(|s| ch.cipher_suites.contains(s)),
         });
+        let server_seen = j.server_certificate();
+        let client_seen = j.client_certificate();
+        let server_san = redacted_san(server_seen, r);
+        let client_san = redacted_san(client_seen, r);
+        let redacting = r.enabled();
+        let cert = |seen: Option<SeenChain<'a>>, san: Option<Cow<'a, [String]>>| {
+            CertRecord::new(seen?, san?, at, redacting)
+        };
+        let server_certificate = cert(server_seen, server_san);
+        let client_certificate = cert(client_seen, client_san);
         FlowRecord {
             input: f.input,
             client,
             server,
             first_frame: f.first_frame,
-            first_seen: f.first_seen.rfc3339(),
+            first_seen: Rfc3339(f.first_seen),
             last_frame: f.last_frame,
             version: f.tls.negotiated_version.map(|v| v.name()),
             cipher_suite: f.tls.cipher_suite.map(SuiteRecord::new),
             resumed: f.tls.resumed,
             handshake_complete: j.checks.handshake.verdict == Verdict::Pass,
-            sni: f.tls.client_hello.as_ref().and_then(|c| c.sni.clone()),
-            server_certificate: j
-                .server_certificate
-                .as_ref()
-                .and_then(|s| CertRecord::new(s, at, r)),
-            client_certificate: j
-                .client_certificate
-                .as_ref()
-                .and_then(|s| CertRecord::new(s, at, r)),
-            empty_fragments: j.empty_fragments.clone(),
+            sni: f.tls.client_hello.as_ref().and_then(|c| c.sni.as_deref()),
+            server_certificate,
+            client_certificate,
+            empty_fragments: &j.empty_fragments,
             alerts,
             tcp: TcpRecord {
                 gaps: f.tcp.gaps,
@@ -363,15 +432,64 @@ impl FlowRecord {
             checks,
             verdict: j.verdict,
             server_determined_by: f.server_determined_by,
-            resumption: f.tls.resumption.clone(),
+            resumption: f.tls.resumption.as_deref(),
             renegotiation: f.tls.renegotiation,
             client_offer,
             not_tls: f.tls.not_tls.as_ref().map(|n| NotTlsRecord {
                 frame: n.frame,
-                looks_like: r.text(&n.looks_like),
+                looks_like: r.text_cow(&n.looks_like),
             }),
             findings,
-            decryption: f.tls.decryption.as_ref().map(|d| r.text(d)),
+            decryption: f.tls.decryption.as_deref().map(|d| r.text_cow(d)),
+        }
+    }
+}
+
+/// What the table and Markdown reports keep of a listed flow until the run
+/// ends: owned (moved out of the judged flow, not copied), and only the
+/// fields those formats show.
+#[derive(Debug, Clone)]
+pub struct ListedFlow {
+    pub input: usize,
+    pub client: String,
+    pub server: String,
+    pub first_frame: FrameNo,
+    pub first_seen: Rfc3339,
+    pub checks: Checks,
+    pub verdict: Verdict,
+    pub empty_fragments: EmptyFragmentSummary,
+    pub findings: Vec<Finding>,
+    pub decryption: Option<String>,
+}
+
+impl ListedFlow {
+    /// Redacts in [`FlowRecord::new`]'s order, including the text these
+    /// formats do not show (SANs, `not_tls`), so hosts get the same tokens.
+    pub fn new(mut j: JudgedFlow, r: &mut Redactor) -> Self {
+        let client = r.endpoint(j.facts.client);
+        let server = r.endpoint(j.facts.server);
+        let decryption = if r.enabled() {
+            redact_judgement(&mut j.checks, &mut j.findings, r);
+            redacted_san(j.server_certificate(), r);
+            redacted_san(j.client_certificate(), r);
+            if let Some(n) = &j.facts.tls.not_tls {
+                r.text(&n.looks_like);
+            }
+            j.facts.tls.decryption.as_deref().map(|d| r.text(d))
+        } else {
+            j.facts.tls.decryption.take()
+        };
+        ListedFlow {
+            input: j.facts.input,
+            client,
+            server,
+            first_frame: j.facts.first_frame,
+            first_seen: Rfc3339(j.facts.first_seen),
+            checks: j.checks,
+            verdict: j.verdict,
+            empty_fragments: j.empty_fragments,
+            findings: j.findings,
+            decryption,
         }
     }
 }
@@ -440,14 +558,27 @@ pub struct SummaryRecord {
     pub by_check: ByCheck,
 }
 
-/// The `json` document.
-#[derive(Debug, Serialize)]
-pub struct Document<'a> {
-    pub schema: &'static str,
-    pub tool: ToolRecord,
-    pub profile: &'a ProfileRecord,
-    pub inputs: &'a [InputRecord],
-    pub flows: &'a [FlowRecord],
-    pub warnings: &'a [WarningRecord],
-    pub summary: SummaryRecord,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Timestamp;
+
+    #[test]
+    fn rfc3339_writes_what_the_capture_timestamp_formats() {
+        for (secs, nanos) in [
+            (0, 0),
+            (1_767_261_600, 123_456_789),
+            (-1, 999_999_999),
+            (253_402_300_799, 999),
+            (i64::MAX, 5_000),
+            (i64::MIN, 0),
+        ] {
+            let ts = Timestamp::new(secs, nanos);
+            assert_eq!(Rfc3339(ts).to_string(), ts.rfc3339(), "{secs}.{nanos}");
+            assert_eq!(
+                serde_json::to_string(&Rfc3339(ts)).ok(),
+                serde_json::to_string(&ts.rfc3339()).ok()
+            );
+        }
+    }
 }

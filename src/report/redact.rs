@@ -6,7 +6,9 @@
 //! Free text (reasons, warnings, paths, SANs) is scanned for address
 //! literals too, so an address cannot leak through a message.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 /// Maps addresses to tokens. Disabled = identity.
@@ -29,71 +31,126 @@ impl Redactor {
         self.enabled
     }
 
-    fn token(&mut self, ip: IpAddr) -> String {
+    /// The `N` of `host-N` for `ip`, handing out the next one on first sight.
+    fn host_no(&mut self, ip: IpAddr) -> usize {
         // An IPv4-mapped IPv6 address is the same host as its IPv4 form.
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
         let next = self.tokens.len() + 1;
-        let n = *self.tokens.entry(ip).or_insert(next);
-        format!("host-{n}")
+        *self.tokens.entry(ip).or_insert(next)
+    }
+
+    fn token(&mut self, ip: IpAddr) -> String {
+        format!("host-{}", self.host_no(ip))
     }
 
     /// An address as `ip:port` (`[v6]:port`), or `host-N:port` when redacting.
     pub fn endpoint(&mut self, ep: SocketAddr) -> String {
+        self.shown(ep).to_string()
+    }
+
+    /// [`Self::endpoint`] without formatting it yet: the report writes it
+    /// straight into its output.
+    pub fn shown(&mut self, ep: SocketAddr) -> ShownEndpoint {
         if self.enabled {
-            format!("{}:{}", self.token(ep.ip()), ep.port())
+            ShownEndpoint::Token {
+                host: self.host_no(ep.ip()),
+                port: ep.port(),
+            }
         } else {
-            ep.to_string()
+            ShownEndpoint::Addr(ep)
         }
     }
 
     /// Replace every IPv4/IPv6 literal in `text` (with or without port).
     pub fn text(&mut self, text: &str) -> String {
-        if !self.enabled {
-            return text.to_string();
-        }
-        let mut out = String::with_capacity(text.len());
-        let mut run = String::new();
-        for ch in text.chars() {
-            if ch.is_ascii_hexdigit() || ch == ':' || ch == '.' {
-                run.push(ch);
-            } else {
-                self.flush(&mut run, &mut out);
-                out.push(ch);
-            }
-        }
-        self.flush(&mut run, &mut out);
-        out
+        self.text_cow(text).into_owned()
     }
 
-    /// Emit `run`, replacing the address it holds, if any. Trailing `.`/`:`
-    /// (sentence punctuation) is kept outside the address.
-    fn flush(&mut self, run: &mut String, out: &mut String) {
-        if run.is_empty() {
-            return;
+    /// [`Self::text`], borrowing `text` when nothing is redacted.
+    pub fn text_cow<'a>(&mut self, text: &'a str) -> Cow<'a, str> {
+        if !self.enabled {
+            return Cow::Borrowed(text);
         }
+        // Runs are ASCII (hex digits, `:`, `.`), so their byte offsets are
+        // char boundaries; text outside them is copied as is.
+        let bytes = text.as_bytes();
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if !is_run_byte(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_run_byte(bytes[i]) {
+                i += 1;
+            }
+            let run = text.get(start..i).unwrap_or("");
+            if let Some((token, addr_len)) = self.replacement(run) {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 8));
+                o.push_str(text.get(copied..start).unwrap_or(""));
+                o.push_str(&token);
+                copied = start + addr_len;
+            }
+        }
+        match out {
+            None => Cow::Borrowed(text),
+            Some(mut o) => {
+                o.push_str(text.get(copied..).unwrap_or(""));
+                Cow::Owned(o)
+            }
+        }
+    }
+
+    /// The token replacing the address `run` holds, if any, and the length
+    /// of that address. Trailing `.`/`:` (sentence punctuation) is kept
+    /// outside the address.
+    fn replacement(&mut self, run: &str) -> Option<(String, usize)> {
         let trimmed = run.trim_end_matches(['.', ':']);
-        let tail = run.get(trimmed.len()..).unwrap_or("");
-        let has_digit = trimmed.chars().any(|c| c.is_ascii_digit());
-        let replaced = if !has_digit {
-            None
-        } else if let Ok(ip) = trimmed.parse::<IpAddr>() {
-            Some(self.token(ip))
+        if !trimmed.bytes().any(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if let Ok(ip) = trimmed.parse::<IpAddr>() {
+            Some((self.token(ip), trimmed.len()))
         } else if let Ok(sa) = trimmed.parse::<SocketAddr>() {
-            Some(format!("{}:{}", self.token(sa.ip()), sa.port()))
+            Some((
+                format!("{}:{}", self.token(sa.ip()), sa.port()),
+                trimmed.len(),
+            ))
         } else {
             None
-        };
-        match replaced {
-            Some(r) => {
-                out.push_str(&r);
-                out.push_str(tail);
-            }
-            None => out.push_str(run),
         }
-        run.clear();
+    }
+}
+
+/// Characters an address literal is made of.
+fn is_run_byte(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':' || b == b'.'
+}
+
+/// An endpoint as the report shows it (see [`Redactor::endpoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShownEndpoint {
+    Addr(SocketAddr),
+    Token { host: usize, port: u16 },
+}
+
+impl fmt::Display for ShownEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShownEndpoint::Addr(a) => a.fmt(f),
+            ShownEndpoint::Token { host, port } => write!(f, "host-{host}:{port}"),
+        }
+    }
+}
+
+impl serde::Serialize for ShownEndpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -11,7 +11,7 @@ use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table
 
 use crate::checks::{CheckResult, Verdict};
 
-use super::model::{FlowRecord, SummaryRecord};
+use super::model::{ListedFlow, SummaryRecord};
 use super::{RenderError, RunView};
 
 const RED: &str = "\x1b[31m";
@@ -30,7 +30,7 @@ pub(super) fn check_cell(c: &CheckResult) -> String {
 }
 
 /// Empty fragments cell: the counts, or why there are none.
-pub(super) fn empty_fragments_cell(rec: &FlowRecord) -> String {
+pub(super) fn empty_fragments_cell(rec: &ListedFlow) -> String {
     let c = &rec.checks.empty_fragments;
     let value = if rec.empty_fragments.evidence == "none" {
         "no app data".to_string()
@@ -205,7 +205,7 @@ fn write_details(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError
 fn write_flow_detail(
     out: &mut dyn Write,
     no: u64,
-    r: &FlowRecord,
+    r: &ListedFlow,
     color: bool,
 ) -> Result<(), RenderError> {
     writeln!(
@@ -332,7 +332,7 @@ fn write_tail(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
 pub(super) fn write_flow_line(
     out: &mut dyn Write,
     no: u64,
-    r: &FlowRecord,
+    r: &ListedFlow,
     color: bool,
 ) -> Result<(), RenderError> {
     let c = &r.checks;
