@@ -6,7 +6,11 @@
 //!
 //! Invariants:
 //! - Memory: one read buffer (`READ_BUFFER_BYTES`, grown only for a record
-//!   larger than it, up to `MAX_RECORD_BYTES`), whatever the file size.
+//!   larger than it, up to `MAX_RECORD_BYTES`), whatever the file size. In
+//!   chunked mode (the parallel engine) a full buffer is set aside whole and
+//!   reading goes on in one from the caller's fixed pool.
+//! - The buffer is compacted only when full, so a record is moved at most
+//!   once (the one cut by the buffer's end), never every record.
 //! - A damaged or cut-short file yields the frames before the damage and a
 //!   [`CaptureWarning`] with the byte offset; only a file that does not start
 //!   like a capture is a [`CaptureError`].

@@ -5,9 +5,11 @@
 
 use etherparse::{IpNumber, LaxIpSlice, TcpSlice, UdpSlice};
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use super::link::{ethernet, ip_payload};
-use super::{DecodeError, Segment, TcpFlags};
-use crate::capture::Frame;
+use super::{DecodeError, Endpoint, Segment, TcpFlags};
+use crate::capture::{Frame, LinkType};
 
 /// Tunnel layers unwrapped before giving up (a packet nested deeper is
 /// almost certainly crafted).
@@ -21,6 +23,59 @@ const UDP_GTP_U: u16 = 2152;
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, DecodeError> {
     let ip = ip_payload(frame.link, frame.data)?.ok_or(DecodeError::NotTcp)?;
     decode_ip(frame, ip, 0)
+}
+
+/// The endpoints of a frame in the common plain form — Ethernet II or raw
+/// IP, IPv4, not fragmented, TCP — read at fixed offsets, for the reading
+/// thread, which only needs to know a segment's flow. `Some` only when
+/// [`decode`] certainly succeeds with the same endpoints and nothing
+/// missing; `None` (unsure) for everything else, which then goes through
+/// [`decode`]. The conditions mirror etherparse's: an IPv4 header of
+/// `ihl ≥ 5` words that fits, a total length between the header and the
+/// captured bytes, no MF flag or fragment offset, protocol 6, and a TCP
+/// header whose data offset is at least 5 words and fits.
+pub fn quick_endpoints(frame: &Frame<'_>) -> Option<(Endpoint, Endpoint)> {
+    let ip = match frame.link {
+        LinkType::ETHERNET => {
+            let d = frame.data;
+            if d.len() < 14 || d[12..14] != [0x08, 0x00] {
+                return None;
+            }
+            &d[14..]
+        }
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 => frame.data,
+        _ => return None,
+    };
+    let header: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
+    if header[0] >> 4 != 4 || header[9] != 6 {
+        return None;
+    }
+    let header_len = usize::from(header[0] & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let fragmenting =
+        header[6] & 0x20 != 0 || u16::from_be_bytes([header[6] & 0x1f, header[7]]) != 0;
+    if header_len < 20 || total_len < header_len || total_len > ip.len() || fragmenting {
+        return None;
+    }
+    let tcp = &ip[header_len..total_len];
+    let tcp_header: &[u8; 13] = tcp.get(..13)?.try_into().ok()?;
+    let data_offset = usize::from(tcp_header[12] >> 4) * 4;
+    if tcp.len() < 20 || data_offset < 20 || data_offset > tcp.len() {
+        return None;
+    }
+    let addr = |at: usize| {
+        IpAddr::V4(Ipv4Addr::new(
+            header[at],
+            header[at + 1],
+            header[at + 2],
+            header[at + 3],
+        ))
+    };
+    let port = |at: usize| u16::from_be_bytes([tcp_header[at], tcp_header[at + 1]]);
+    Some((
+        Endpoint::new(addr(12), port(0)),
+        Endpoint::new(addr(16), port(2)),
+    ))
 }
 
 fn decode_ip<'a>(
@@ -268,5 +323,65 @@ mod tests {
         let s = decode(&f).unwrap();
         assert_eq!(s.src.to_string(), "[2001:db8::1]:49152");
         assert_eq!(s.payload, b"abcd");
+    }
+
+    /// An Ethernet II frame around `IPV4_TCP_SYN_PAYLOAD`.
+    fn ethernet_frame() -> Vec<u8> {
+        let mut v = vec![0u8; 12];
+        v.extend_from_slice(&[0x08, 0x00]);
+        v.extend_from_slice(IPV4_TCP_SYN_PAYLOAD);
+        v
+    }
+
+    #[test]
+    fn quick_endpoints_read_a_plain_frame_like_decode() {
+        for (link, data) in [
+            (LinkType::RAW, IPV4_TCP_SYN_PAYLOAD.to_vec()),
+            (LinkType::ETHERNET, ethernet_frame()),
+        ] {
+            let f = frame(link, &data);
+            let seg = decode(&f).unwrap();
+            assert_eq!(quick_endpoints(&f), Some((seg.src, seg.dst)));
+        }
+    }
+
+    #[test]
+    fn quick_endpoints_leave_fragments_and_short_headers_to_decode() {
+        let mut frag = IPV4_TCP_SYN_PAYLOAD.to_vec();
+        frag[6] = 0x20; // MF
+        assert_eq!(quick_endpoints(&frame(LinkType::RAW, &frag)), None);
+        let cut = &IPV4_TCP_SYN_PAYLOAD[..30];
+        assert_eq!(quick_endpoints(&frame(LinkType::RAW, cut)), None);
+        let mut vlan = ethernet_frame();
+        vlan[12] = 0x81;
+        assert_eq!(quick_endpoints(&frame(LinkType::ETHERNET, &vlan)), None);
+    }
+
+    proptest::proptest! {
+        /// The reading thread trusts `quick_endpoints` instead of decoding:
+        /// whenever it answers, decode must agree exactly, whatever the
+        /// header bytes say.
+        #[test]
+        fn quick_endpoints_never_disagree_with_decode(
+            edits in proptest::collection::vec((0usize..54, proptest::prelude::any::<u8>()), 0..6),
+            cut in 0usize..60,
+            ethernet in proptest::prelude::any::<bool>(),
+        ) {
+            let mut data = if ethernet { ethernet_frame() } else { IPV4_TCP_SYN_PAYLOAD.to_vec() };
+            for (at, byte) in edits {
+                if let Some(b) = data.get_mut(at) {
+                    *b = byte;
+                }
+            }
+            data.truncate(data.len().saturating_sub(cut));
+            let link = if ethernet { LinkType::ETHERNET } else { LinkType::RAW };
+            let f = frame(link, &data);
+            if let Some((src, dst)) = quick_endpoints(&f) {
+                let seg = decode(&f);
+                proptest::prop_assert!(seg.is_ok(), "{seg:?}");
+                let seg = seg.unwrap();
+                proptest::prop_assert_eq!((seg.src, seg.dst, seg.missing), (src, dst, 0));
+            }
+        }
     }
 }

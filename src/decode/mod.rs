@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::{LinkType, Timestamp};
 
-pub use ip_tcp::decode;
+pub use ip_tcp::{decode, quick_endpoints};
 
 /// One side of a TCP connection.
 pub type Endpoint = SocketAddr;

@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use super::batch::{Batch, Chunk, SegmentMeta};
+use super::batch::{Batch, Chunk, FrameRef};
 use super::{
     DecodeCounters, EngineError, EngineOptions, InputFacts, OrderedRelease, Worker,
     CHECKPOINT_FRAMES,
@@ -46,7 +46,7 @@ struct Progress {
     finished: Vec<FlowFacts>,
     oldest_open: Option<u64>,
     /// The batch's segment list, emptied, for reuse.
-    spent: Vec<SegmentMeta>,
+    spent: Vec<FrameRef>,
 }
 
 /// Per-shard bookkeeping on the reader side.
@@ -56,7 +56,7 @@ struct ShardState {
     inflight: VecDeque<u64>,
     oldest_open: Option<u64>,
     /// Segments noted for this shard in the current buffer, not yet sent.
-    noted: Vec<SegmentMeta>,
+    noted: Vec<FrameRef>,
 }
 
 /// Note a worker's answer; gives back its emptied segment list.
@@ -64,7 +64,7 @@ fn take_progress(
     shards: &mut [ShardState],
     p: Progress,
     order: &mut OrderedRelease,
-) -> Vec<SegmentMeta> {
+) -> Vec<FrameRef> {
     let s = &mut shards[p.shard];
     s.inflight.pop_front();
     s.oldest_open = p.oldest_open;
@@ -81,7 +81,7 @@ struct Dispatcher {
     done_rx: Receiver<Progress>,
     shards: Vec<ShardState>,
     /// Emptied segment lists back from the workers.
-    spare_lists: Vec<Vec<SegmentMeta>>,
+    spare_lists: Vec<Vec<FrameRef>>,
     home: Sender<Vec<u8>>,
 }
 
@@ -99,11 +99,11 @@ impl Dispatcher {
             let Some(first) = state.noted.first() else {
                 continue;
             };
-            state.inflight.push_back(first.frame);
+            state.inflight.push_back(first.index);
             let fresh = self.spare_lists.pop().unwrap_or_default();
             let batch = Batch {
                 chunk: Some(chunk.clone()),
-                segments: std::mem::replace(&mut state.noted, fresh),
+                frames: std::mem::replace(&mut state.noted, fresh),
             };
             if self.senders[shard].send(batch).is_err() {
                 return false;
@@ -148,7 +148,7 @@ impl Dispatcher {
         for s in &self.shards {
             for f in [s.oldest_open, s.inflight.front().copied()]
                 .into_iter()
-                .chain(std::iter::once(s.noted.first().map(|m| m.frame)))
+                .chain(std::iter::once(s.noted.first().map(|r| r.index)))
                 .flatten()
             {
                 low = low.min(f);
@@ -168,13 +168,14 @@ pub fn run(
 ) -> Result<InputFacts, EngineError> {
     let n = opts.threads.max(1);
     let (home, pool) = unbounded::<Vec<u8>>();
-    let chunk_bytes: usize = std::env::var("TLSAUDIT_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(READ_BUFFER_BYTES);
-    let pool_n: usize = std::env::var("TLSAUDIT_POOL").ok().and_then(|v| v.parse().ok()).unwrap_or(POOL_BUFFERS);
-    for _ in 0..pool_n {
-        let _ = home.send(vec![0; chunk_bytes]);
+    for _ in 0..POOL_BUFFERS {
+        let _ = home.send(vec![0; READ_BUFFER_BYTES]);
     }
     // Blocks while every buffer is in use: the reader waits for the workers.
-    let mut source = source.chunked(chunk_bytes, Box::new(move || pool.recv().unwrap_or_default()));
+    let mut source = source.chunked(
+        READ_BUFFER_BYTES,
+        Box::new(move || pool.recv().unwrap_or_default()),
+    );
     // Unbounded: the reader drains it at every chunk, and a bounded one
     // could deadlock against the bounded batch queues.
     let (done_tx, done_rx) = unbounded::<Progress>();
@@ -190,21 +191,18 @@ pub fn run(
             handles.push(scope.spawn(move || {
                 let mut worker = Worker::new(input, &opts);
                 for batch in rx {
-                    for seg in batch.iter() {
-                        worker.segment(&seg);
+                    for frame in batch.iter() {
+                        worker.audited_frame(&frame);
                     }
-                    let Batch {
-                        chunk,
-                        mut segments,
-                    } = batch;
+                    let Batch { chunk, mut frames } = batch;
                     // Let the buffer go home before saying so.
                     drop(chunk);
-                    segments.clear();
+                    frames.clear();
                     let _ = done_tx.send(Progress {
                         shard,
                         finished: worker.take_finished(),
                         oldest_open: worker.oldest_open_first_frame(),
-                        spent: segments,
+                        spent: frames,
                     });
                 }
                 let evicted = worker.evicted_full();
@@ -247,14 +245,20 @@ pub fn run(
                 let Some((frame, buffer)) = source.next_frame_in_buffer()? else {
                     break;
                 };
-                let noted = match decode::decode(&frame) {
-                    Ok(seg) => {
+                // Only the flow is needed here: the common plain frame is
+                // read at fixed offsets, the rest decoded. The worker decodes
+                // its frames fully; the counts are kept here, once.
+                let endpoints = match decode::quick_endpoints(&frame) {
+                    Some(ends) => Ok(ends),
+                    None => decode::decode(&frame).map(|seg| (seg.src, seg.dst)),
+                };
+                let noted = match endpoints {
+                    Ok((src, dst)) => {
                         decode.segments += 1;
-                        if opts.filter.matches(seg.src.port(), seg.dst.port()) {
+                        if opts.filter.matches(src.port(), dst.port()) {
                             decode.audited_segments += 1;
-                            let shard =
-                                (decode::shard_hash(seg.src, seg.dst) % n as u64) as usize;
-                            Some((shard, SegmentMeta::locate(&seg, buffer)))
+                            let shard = (decode::shard_hash(src, dst) % n as u64) as usize;
+                            Some((shard, FrameRef::locate(&frame, buffer)))
                         } else {
                             None
                         }

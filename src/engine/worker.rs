@@ -61,6 +61,14 @@ impl Worker {
         }
     }
 
+    /// Feed a frame the reading thread found to be of an audited flow (and
+    /// counted): decode it again, in full, here on the worker.
+    pub fn audited_frame(&mut self, frame: &Frame<'_>) {
+        if let Ok(seg) = decode::decode(frame) {
+            self.segment(&seg);
+        }
+    }
+
     /// Report flows as soon as they are judged (handshake done and data
     /// both ways, or an alert ended it) instead of when they close.
     pub fn with_early_reporting(mut self) -> Worker {
