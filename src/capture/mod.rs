@@ -90,8 +90,16 @@ impl Timestamp {
 
     /// RFC 3339, UTC, microseconds: `2026-01-01T10:00:00.000000Z`.
     pub fn rfc3339(self) -> String {
+        self.to_string()
+    }
+}
+
+/// RFC 3339 (see [`Timestamp::rfc3339`]), written straight into the output.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match time::OffsetDateTime::from_unix_timestamp(self.secs) {
-            Ok(t) => format!(
+            Ok(t) => write!(
+                f,
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
                 t.year(),
                 u8::from(t.month()),
@@ -101,14 +109,8 @@ impl Timestamp {
                 t.second(),
                 self.nanos / 1000
             ),
-            Err(_) => format!("{}.{:06}", self.secs, self.nanos / 1000),
+            Err(_) => write!(f, "{}.{:06}", self.secs, self.nanos / 1000),
         }
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.rfc3339())
     }
 }
 

@@ -119,29 +119,14 @@ pub struct WarningRecord {
     pub message: String,
 }
 
-/// Seconds since the epoch as RFC 3339 UTC, written straight into the
-/// output. Must match `capture::Timestamp::rfc3339` character for
-/// character (a test compares them).
+/// A timestamp as RFC 3339 UTC, written straight into the output
+/// (`capture::Timestamp`'s own `Display`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rfc3339(pub crate::capture::Timestamp);
 
 impl fmt::Display for Rfc3339 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ts = self.0;
-        match time::OffsetDateTime::from_unix_timestamp(ts.secs) {
-            Ok(t) => write!(
-                f,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                ts.nanos / 1000
-            ),
-            Err(_) => write!(f, "{}.{:06}", ts.secs, ts.nanos / 1000),
-        }
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
