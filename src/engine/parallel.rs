@@ -1,9 +1,10 @@
 //! Sharded parallel engine. The calling thread only reads: it fills large
-//! buffers with read(2), cuts them into frames, decodes the headers to find
-//! each audited segment's flow, and notes the segment (headers, and where
-//! its payload lies in the buffer) for the worker that owns the flow. When a
-//! buffer is full it becomes a shared [`Chunk`] and every shard with
-//! segments in it gets a [`Batch`]: payloads are never copied. `threads`
+//! buffers with read(2), cuts them into frames, finds each frame's flow
+//! (from fixed offsets in the common plain frame, by a full decode only
+//! when unsure), keeps the decode counts, and notes where each audited frame
+//! lies in the buffer for the worker that owns its flow. When a buffer is
+//! full it becomes a shared [`Chunk`] and every shard with frames in it gets
+//! a [`Batch`]: nothing is copied; each worker decodes its own frames. `threads`
 //! workers each own the flows whose symmetric key hash falls in their shard,
 //! so both directions of a flow meet on one worker and reassembly needs no
 //! locks. Borrowed capture data never crosses a thread (R7): a batch owns a
@@ -14,7 +15,7 @@
 //! and the first frame of its oldest open flow. A flow that will finish
 //! later on worker `k` started at or after the lowest of: that oldest open
 //! flow, the first frame of any batch sent to `k` and not yet acknowledged,
-//! the first segment noted for `k` and not yet sent, and the next frame to
+//! the first frame noted for `k` and not yet sent, and the next frame to
 //! read. Flows that started before the minimum over all workers are released
 //! in first-frame order, so the report is the same for any thread count and
 //! memory does not grow with the file.
@@ -45,7 +46,7 @@ struct Progress {
     shard: usize,
     finished: Vec<FlowFacts>,
     oldest_open: Option<u64>,
-    /// The batch's segment list, emptied, for reuse.
+    /// The batch's frame list, emptied, for reuse.
     spent: Vec<FrameRef>,
 }
 
@@ -55,11 +56,11 @@ struct ShardState {
     /// First frames of batches sent and not yet acknowledged, oldest first.
     inflight: VecDeque<u64>,
     oldest_open: Option<u64>,
-    /// Segments noted for this shard in the current buffer, not yet sent.
+    /// Frames noted for this shard in the current buffer, not yet sent.
     noted: Vec<FrameRef>,
 }
 
-/// Note a worker's answer; gives back its emptied segment list.
+/// Note a worker's answer; gives back its emptied frame list.
 fn take_progress(
     shards: &mut [ShardState],
     p: Progress,
@@ -80,14 +81,14 @@ struct Dispatcher {
     senders: Vec<Sender<Batch>>,
     done_rx: Receiver<Progress>,
     shards: Vec<ShardState>,
-    /// Emptied segment lists back from the workers.
+    /// Emptied frame lists back from the workers.
     spare_lists: Vec<Vec<FrameRef>>,
     home: Sender<Vec<u8>>,
 }
 
 impl Dispatcher {
-    /// The buffer the noted segments lie in is full (or reading is over):
-    /// share it, and send each shard its segments. False when a worker is
+    /// The buffer the noted frames lie in is full (or reading is over):
+    /// share it, and send each shard its frames. False when a worker is
     /// gone.
     fn send_chunk(&mut self, bytes: Vec<u8>) -> bool {
         if self.shards.iter().all(|s| s.noted.is_empty()) {
@@ -113,7 +114,7 @@ impl Dispatcher {
     }
 
     /// Send what the source set aside: the first retired buffer holds the
-    /// noted segments, any later one none.
+    /// noted frames, any later one none.
     fn send_retired(&mut self, source: &mut FileSource) -> bool {
         let mut ok = true;
         for bytes in source.retired() {
@@ -269,7 +270,7 @@ pub fn run(
                     }
                 };
                 let next_frame = frame.index + 1;
-                // Reading this frame may have filled a buffer: its segments
+                // Reading this frame may have filled a buffer: its frames
                 // go out before this one is noted (it lies in the new one).
                 let sent = source.has_retired();
                 if sent && !to_workers.send_retired(&mut source) {
