@@ -958,6 +958,48 @@ mod tests {
         v
     }
 
+    #[test]
+    fn chunked_reading_hands_out_every_frame_in_the_buffer_it_retires() {
+        // Records of 56 bytes through 4 KiB buffers: many buffers, and
+        // records cut by a buffer's end. Each frame must be found, by its
+        // offset, in the buffer that is current when it is returned, which
+        // is the first one retired after it (or the last one).
+        let bytes = pcap(2000);
+        let mut src = FileSource::from_reader(Box::new(Cursor::new(bytes.clone())), "t".into())
+            .unwrap()
+            .chunked(4096, Box::new(Vec::new));
+        let mut pending: Vec<(u64, usize, usize)> = Vec::new();
+        let mut checked = 0;
+        let mut retired_buffers = 0;
+        let mut check = |buf: &[u8], pending: &mut Vec<(u64, usize, usize)>| {
+            for (index, at, len) in pending.drain(..) {
+                let i = (index - 1) as usize;
+                let want = &bytes[24 + i * 56 + 16..24 + i * 56 + 56];
+                assert_eq!(&buf[at..at + len], want, "frame {index}");
+                checked += 1;
+            }
+        };
+        loop {
+            let Some((frame, buf)) = src.next_frame_in_buffer().unwrap() else {
+                break;
+            };
+            let at = frame.data.as_ptr() as usize - buf.as_ptr() as usize;
+            let noted = (frame.index, at, frame.data.len());
+            let old: Vec<Vec<u8>> = src.retired().collect();
+            retired_buffers += old.len();
+            if let Some(first) = old.first() {
+                check(first, &mut pending);
+            }
+            pending.push(noted);
+        }
+        src.retire_current();
+        let last: Vec<Vec<u8>> = src.retired().collect();
+        check(&last[0], &mut pending);
+        assert_eq!(checked, 2000);
+        assert!(retired_buffers > 20, "{retired_buffers}");
+        assert!(src.into_stats().warnings.is_empty());
+    }
+
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(data).unwrap();
