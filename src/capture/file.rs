@@ -979,10 +979,7 @@ mod tests {
                 checked += 1;
             }
         };
-        loop {
-            let Some((frame, buf)) = src.next_frame_in_buffer().unwrap() else {
-                break;
-            };
+        while let Some((frame, buf)) = src.next_frame_in_buffer().unwrap() {
             let at = frame.data.as_ptr() as usize - buf.as_ptr() as usize;
             let noted = (frame.index, at, frame.data.len());
             let old: Vec<Vec<u8>> = src.retired().collect();
