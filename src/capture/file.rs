@@ -147,6 +147,9 @@ pub type BufferSupply = Box<dyn FnMut() -> Vec<u8> + Send>;
 struct Chunking {
     supply: BufferSupply,
     retired: Vec<Vec<u8>>,
+    /// The usual buffer size; a buffer grown for one big record is cut
+    /// back to it when reused, so the pool does not keep big buffers.
+    buffer_bytes: usize,
 }
 
 /// Per-interface state of the current pcapng section.
@@ -385,6 +388,7 @@ impl FileSource {
         self.chunking = Some(Chunking {
             supply,
             retired: Vec::new(),
+            buffer_bytes: buffer_bytes.max(64),
         });
         self
     }
@@ -602,10 +606,14 @@ impl FileSource {
         let tail = self.end - self.start;
         if let Some(chunking) = &mut self.chunking {
             let mut fresh = (chunking.supply)();
-            // A buffer grown for a big record stays big while in use.
-            if fresh.len() < self.buf.len() {
-                fresh.resize(self.buf.len(), 0);
+            // The usual size, or what the unread tail needs (a record that
+            // does not fit grows it again through the Grow path).
+            let size = chunking.buffer_bytes.max(tail);
+            if fresh.len() > size {
+                fresh.truncate(size);
+                fresh.shrink_to_fit();
             }
+            fresh.resize(size, 0);
             fresh[..tail].copy_from_slice(&self.buf[self.start..self.end]);
             chunking
                 .retired
@@ -956,6 +964,42 @@ mod tests {
             v.extend_from_slice(&[0x45; 40]);
         }
         v
+    }
+
+    #[test]
+    fn chunked_reading_reads_records_larger_than_its_buffers_and_shrinks_back() {
+        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(&u32::MAX.to_le_bytes());
+        v.extend_from_slice(&101u32.to_le_bytes());
+        // Two records far larger than the 4 KiB buffers, then enough small
+        // ones to fill several buffers after them.
+        let mut sizes = vec![100_000, 60, 300_000];
+        sizes.extend(std::iter::repeat_n(60, 2000));
+        for (i, &len) in sizes.iter().enumerate() {
+            v.extend_from_slice(&(i as u32).to_le_bytes());
+            v.extend_from_slice(&0u32.to_le_bytes());
+            v.extend_from_slice(&(len as u32).to_le_bytes());
+            v.extend_from_slice(&(len as u32).to_le_bytes());
+            v.extend(std::iter::repeat_n(i as u8, len));
+        }
+        let mut src = FileSource::from_reader(Box::new(Cursor::new(v)), "big".into())
+            .unwrap()
+            .chunked(4096, Box::new(Vec::new));
+        let mut got = Vec::new();
+        while let Some((f, _)) = src.next_frame_in_buffer().unwrap() {
+            got.push(f.data.len());
+            assert!(f.data.iter().all(|&b| b == (f.index - 1) as u8));
+            src.retired().for_each(drop);
+        }
+        assert_eq!(got, sizes);
+        assert!(
+            src.stats().warnings.is_empty(),
+            "{:?}",
+            src.stats().warnings
+        );
+        src.retire_current();
+        let last: Vec<Vec<u8>> = src.retired().collect();
+        assert_eq!(last[0].len(), 4096, "back to the usual size");
     }
 
     #[test]
