@@ -118,7 +118,11 @@ pub fn input_report(
         }
     }
     if hash && path.as_os_str() != "-" {
-        r.sha256 = sha256_file(path).ok();
+        // Taken while reading; a second pass only when reading stopped
+        // before the end of the file (damage).
+        r.sha256 = facts
+            .and_then(|f| f.stats.sha256.clone())
+            .or_else(|| sha256_file(path).ok());
     }
     r
 }
@@ -190,6 +194,8 @@ fn run_check(
         } else {
             plan.engine.threads
         },
+        // The ticket names each input by its SHA-256: take it while reading.
+        hash_input: markdown,
         ..plan.engine.clone()
     };
     let pool = rayon::ThreadPoolBuilder::new()

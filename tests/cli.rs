@@ -106,3 +106,29 @@ fn stdin_delivered_a_few_bytes_at_a_time_is_read_completely() {
     assert_eq!(flows.len(), 1, "{stdout}");
     assert!(flows[0].contains("\"version\":\"TLSv1.2\""), "{}", flows[0]);
 }
+
+#[test]
+fn the_markdown_ticket_names_each_input_by_the_sha256_of_the_file_as_stored() {
+    use sha2::{Digest, Sha256};
+    let inputs = [
+        "captures/compliant-mtls.pcap",
+        "captures/empty-fragments-both-gz.pcap.gz",
+    ];
+    for threads in ["1", "2"] {
+        let out = tlsaudit(&[
+            "check", "-q", "-j", threads, "--format", "markdown", inputs[0],
+        ]);
+        let md = String::from_utf8_lossy(&out.stdout);
+        let bytes = std::fs::read(crate::util::root().join(inputs[0])).unwrap();
+        let want = hex::encode(Sha256::digest(&bytes));
+        assert!(md.contains(&want), "-j {threads}: no {want} in\n{md}");
+    }
+    // Several files (read in parallel, one thread each), gzip hashed as stored.
+    let out = tlsaudit(&["check", "-q", "--format", "markdown", inputs[0], inputs[1]]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    for input in inputs {
+        let bytes = std::fs::read(crate::util::root().join(input)).unwrap();
+        let want = hex::encode(Sha256::digest(&bytes));
+        assert!(md.contains(&want), "{input}: no {want} in\n{md}");
+    }
+}

@@ -30,6 +30,7 @@ use pcap_parser::pcap::{
 };
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, parse_sectionheaderblock, Block};
 use pcap_parser::{PcapBlockOwned, PcapError};
+use sha2::{Digest, Sha256};
 
 use super::{CaptureError, CaptureFormat, CaptureWarning, Frame, InputStats, LinkType, Timestamp};
 
@@ -122,6 +123,33 @@ impl Read for Recording {
     }
 }
 
+/// SHA-256 of the file's bytes as they are read (below any gzip layer),
+/// for the ticket's input hash: one pass over the file, not two.
+#[derive(Default)]
+struct InputDigest {
+    sha: Sha256,
+    bytes: u64,
+}
+
+type DigestSlot = std::sync::Arc<std::sync::Mutex<InputDigest>>;
+
+/// A reader that feeds every byte it returns into an [`InputDigest`].
+struct Hashing {
+    inner: File,
+    slot: DigestSlot,
+}
+
+impl Read for Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut d) = self.slot.lock() {
+            d.sha.update(&buf[..n]);
+            d.bytes += n as u64;
+        }
+        Ok(n)
+    }
+}
+
 /// The record parser of a classic pcap file (byte order, "modified" variant).
 type LegacyParse =
     for<'a> fn(&'a [u8]) -> IResult<&'a [u8], LegacyPcapBlock<'a>, PcapError<&'a [u8]>>;
@@ -191,6 +219,9 @@ pub struct FileSource {
     /// Bytes of the last returned frame's block, consumed on the next call.
     pending_consume: usize,
     read_error: ErrorSlot,
+    /// With [`FileSource::open_hashed`]: the digest so far and the file's
+    /// length when opened.
+    digest: Option<(DigestSlot, u64)>,
 }
 
 impl FileSource {
@@ -204,6 +235,29 @@ impl FileSource {
             source,
         })?;
         FileSource::from_reader(Box::new(file), path.to_path_buf())
+    }
+
+    /// Like [`FileSource::open`], and also take the SHA-256 of the file as
+    /// it is read: [`InputStats::sha256`] has it once the whole file was
+    /// read (not when reading stopped early at damage, nor for stdin).
+    pub fn open_hashed(path: &Path) -> Result<FileSource, CaptureError> {
+        if path.as_os_str() == "-" {
+            return FileSource::open(path);
+        }
+        let open_err = |source| CaptureError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(open_err)?;
+        let len = file.metadata().map_err(open_err)?.len();
+        let slot = DigestSlot::default();
+        let hashing = Hashing {
+            inner: file,
+            slot: slot.clone(),
+        };
+        let mut source = FileSource::from_reader(Box::new(hashing), path.to_path_buf())?;
+        source.digest = Some((slot, len));
+        Ok(source)
     }
 
     /// Open any byte stream holding a capture; `name` is used in messages.
@@ -341,6 +395,7 @@ impl FileSource {
             warnings_dropped: 0,
             pending_consume: 0,
             read_error,
+            digest: None,
         })
     }
 
@@ -360,6 +415,13 @@ impl FileSource {
                 offset,
                 message: format!("{} more warnings not shown", self.warnings_dropped),
             });
+        }
+        if let Some((slot, len)) = self.digest.take() {
+            // Only a digest of the whole file names it.
+            let d = std::mem::take(&mut *slot.lock().unwrap_or_else(|e| e.into_inner()));
+            if d.bytes == len {
+                self.stats.sha256 = Some(hex::encode(d.sha.finalize()));
+            }
         }
         self.stats
     }
@@ -1089,5 +1151,45 @@ mod tests {
         let (frames, stats) = read_all(v).expect("reads");
         assert_eq!(frames, 3);
         assert_eq!(stats.warnings.len(), 1, "{:?}", stats.warnings);
+    }
+
+    /// Read a file through `open_hashed` to the end; its stats.
+    fn hashed_stats(bytes: &[u8]) -> InputStats {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        let mut src = FileSource::open_hashed(file.path()).unwrap();
+        while src.next_frame().unwrap().is_some() {}
+        src.into_stats()
+    }
+
+    #[test]
+    fn a_file_read_to_its_end_is_hashed_as_read_gzip_as_stored() {
+        let plain = pcap(30_000);
+        let stats = hashed_stats(&plain);
+        assert_eq!(stats.packets, 30_000);
+        assert_eq!(stats.sha256, Some(hex::encode(Sha256::digest(&plain))));
+        // The ticket names the file as stored, not its decompressed bytes.
+        let packed = gzip(&plain);
+        let stats = hashed_stats(&packed);
+        assert_eq!(stats.packets, 30_000);
+        assert_eq!(stats.sha256, Some(hex::encode(Sha256::digest(&packed))));
+        // Only when asked.
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&plain).unwrap();
+        let mut src = FileSource::open(file.path()).unwrap();
+        while src.next_frame().unwrap().is_some() {}
+        assert_eq!(src.into_stats().sha256, None);
+    }
+
+    #[test]
+    fn reading_stopped_by_damage_before_the_end_gives_no_hash() {
+        let mut v = pcap(3);
+        v.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        v.extend_from_slice(&u32::MAX.to_le_bytes());
+        v.extend_from_slice(&40u32.to_le_bytes());
+        v.extend_from_slice(&pcap(300_000)[24..]);
+        let stats = hashed_stats(&v);
+        assert_eq!(stats.packets, 3);
+        assert_eq!(stats.sha256, None, "a digest of part of the file");
     }
 }

@@ -190,6 +190,9 @@ pub struct InputStats {
     pub warnings: Vec<CaptureWarning>,
     /// Kernel drop counter (live capture only).
     pub dropped: Option<u64>,
+    /// SHA-256 of the whole file, when asked for and the whole file was
+    /// read ([`file::FileSource::open_hashed`]).
+    pub sha256: Option<String>,
 }
 
 impl serde::Serialize for Timestamp {

@@ -115,6 +115,7 @@ impl Plan {
                 },
                 tls_limits: TlsLimits::default(),
                 keys,
+                hash_input: false,
             },
             profile,
             report: ReportOptions {

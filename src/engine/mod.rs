@@ -53,6 +53,8 @@ pub struct EngineOptions {
     pub tls_limits: TlsLimits,
     /// Keys to decrypt with (`--keylog`, `--rsa-key`), shared by every flow.
     pub keys: Option<Arc<Keys>>,
+    /// Take each input file's SHA-256 while reading it (for tickets).
+    pub hash_input: bool,
 }
 
 impl Default for EngineOptions {
@@ -66,6 +68,7 @@ impl Default for EngineOptions {
             flow_limits: FlowLimits::default(),
             tls_limits: TlsLimits::default(),
             keys: None,
+            hash_input: false,
         }
     }
 }
@@ -172,7 +175,11 @@ pub fn stream_file(
     progress: &dyn Fn(u64),
     on_flow: &mut dyn FnMut(FlowFacts),
 ) -> Result<InputFacts, EngineError> {
-    let source = FileSource::open(path)?;
+    let source = if opts.hash_input {
+        FileSource::open_hashed(path)?
+    } else {
+        FileSource::open(path)?
+    };
     stream_from_source(source, input, opts, progress, on_flow)
 }
 
