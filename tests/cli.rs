@@ -132,3 +132,43 @@ fn the_markdown_ticket_names_each_input_by_the_sha256_of_the_file_as_stored() {
         assert!(md.contains(&want), "{input}: no {want} in\n{md}");
     }
 }
+
+#[test]
+fn reading_a_pipe_on_stdin_widens_it_so_the_writer_wakes_the_reader_less() {
+    use std::time::{Duration, Instant};
+    let max: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if max < 1 << 20 {
+        eprintln!("skipped: pipe-max-size {max} is below the 1 MiB tlsaudit asks for");
+        return;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+        .args(["check", "-q", "--format", "jsonl", "-"])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run tlsaudit");
+    let mut stdin = child.stdin.take().unwrap();
+    let before = rustix::pipe::fcntl_getpipe_size(&stdin).unwrap();
+    let capture = std::fs::read(root().join("captures/compliant-mtls.pcap")).unwrap();
+    // The file header first: tlsaudit widens the pipe when it opens its input.
+    stdin.write_all(&capture[..24]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut after = before;
+    while after < 1 << 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        after = rustix::pipe::fcntl_getpipe_size(&stdin).unwrap();
+    }
+    stdin.write_all(&capture[24..]).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(after, 1 << 20, "pipe size {before} before, {after} after");
+    let flows = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        flows.contains("\"server_cn\""),
+        "the capture is still read whole: {flows}"
+    );
+}

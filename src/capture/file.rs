@@ -92,6 +92,10 @@ fn fill_to(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
 
 type BoxRead = Box<dyn Read + Send>;
 
+/// Pipe buffer asked for when reading stdin (`/proc/sys/fs/pipe-max-size`'s
+/// default: what an unprivileged process may set).
+const PIPE_BYTES: usize = 1 << 20;
+
 /// The last I/O error of the underlying stream. pcap-parser reduces any
 /// read error to `PcapError::ReadError`; this keeps the real one so the
 /// message can name it and a damaged gzip stream can be told from a failing
@@ -228,7 +232,12 @@ impl FileSource {
     /// Open a capture file by path (`-` = stdin).
     pub fn open(path: &Path) -> Result<FileSource, CaptureError> {
         if path.as_os_str() == "-" {
-            return FileSource::from_reader(Box::new(io::stdin()), PathBuf::from("-"));
+            let stdin = io::stdin();
+            // A pipe's default 64 KiB means a wake-up of this reader per
+            // 64 KiB written; ask for the unprivileged maximum (1 MiB). Not
+            // a pipe, or not allowed: reading works the same, only slower.
+            let _ = rustix::pipe::fcntl_setpipe_size(&stdin, PIPE_BYTES);
+            return FileSource::from_reader(Box::new(stdin), PathBuf::from("-"));
         }
         let file = File::open(path).map_err(|source| CaptureError::Open {
             path: path.to_path_buf(),
