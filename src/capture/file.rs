@@ -1150,14 +1150,20 @@ mod tests {
         assert!(!stats.warnings.is_empty());
     }
 
-    #[test]
-    fn record_with_caplen_0xffffffff_stops_with_a_warning_after_good_frames() {
+    /// Three good records, one whose caplen is 0xffffffff, then `more`
+    /// good records that are never reached.
+    fn damaged_after_three(more: usize) -> Vec<u8> {
         let mut v = pcap(3);
         v.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
         v.extend_from_slice(&u32::MAX.to_le_bytes());
         v.extend_from_slice(&40u32.to_le_bytes());
-        v.extend_from_slice(&pcap(30_000)[24..]);
-        let (frames, stats) = read_all(v).expect("reads");
+        v.extend_from_slice(&pcap(more)[24..]);
+        v
+    }
+
+    #[test]
+    fn record_with_caplen_0xffffffff_stops_with_a_warning_after_good_frames() {
+        let (frames, stats) = read_all(damaged_after_three(30_000)).expect("reads");
         assert_eq!(frames, 3);
         assert_eq!(stats.warnings.len(), 1, "{:?}", stats.warnings);
     }
@@ -1192,13 +1198,8 @@ mod tests {
 
     #[test]
     fn reading_stopped_by_damage_before_the_end_gives_no_hash() {
-        let mut v = pcap(3);
-        v.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
-        v.extend_from_slice(&u32::MAX.to_le_bytes());
-        v.extend_from_slice(&40u32.to_le_bytes());
         // Well past the first read buffer, so reading stops short of the end.
-        v.extend_from_slice(&pcap(60_000)[24..]);
-        let stats = hashed_stats(&v);
+        let stats = hashed_stats(&damaged_after_three(60_000));
         assert_eq!(stats.packets, 3);
         assert_eq!(stats.sha256, None, "a digest of part of the file");
     }
