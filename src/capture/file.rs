@@ -997,17 +997,8 @@ mod tests {
     fn records_larger_than_the_buffer_are_read_however_little_is_buffered() {
         // See: review of the growth rule; it once sized the new buffer from
         // the bytes buffered, so a second large record hit "damaged".
-        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        v.extend_from_slice(&u32::MAX.to_le_bytes());
-        v.extend_from_slice(&101u32.to_le_bytes());
         let sizes = [3 << 20, 60, 5 << 20, 60, 3 << 20];
-        for (i, &len) in sizes.iter().enumerate() {
-            v.extend_from_slice(&(i as u32).to_le_bytes());
-            v.extend_from_slice(&0u32.to_le_bytes());
-            v.extend_from_slice(&(len as u32).to_le_bytes());
-            v.extend_from_slice(&(len as u32).to_le_bytes());
-            v.extend(std::iter::repeat_n(i as u8, len));
-        }
+        let v = records_of(&sizes);
         let mut src = FileSource::from_reader(Box::new(Cursor::new(v)), "big".into()).unwrap();
         let mut got = Vec::new();
         while let Some(f) = src.next_frame().unwrap() {
@@ -1020,6 +1011,22 @@ mod tests {
             "{:?}",
             src.stats().warnings
         );
+    }
+
+    /// A little-endian pcap without a snaplen limit whose record `i` has
+    /// `sizes[i]` bytes, each of them `i as u8`.
+    fn records_of(sizes: &[usize]) -> Vec<u8> {
+        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(&u32::MAX.to_le_bytes());
+        v.extend_from_slice(&101u32.to_le_bytes());
+        for (i, &len) in sizes.iter().enumerate() {
+            v.extend_from_slice(&(i as u32).to_le_bytes());
+            v.extend_from_slice(&0u32.to_le_bytes());
+            v.extend_from_slice(&(len as u32).to_le_bytes());
+            v.extend_from_slice(&(len as u32).to_le_bytes());
+            v.extend(std::iter::repeat_n(i as u8, len));
+        }
+        v
     }
 
     /// A little-endian raw-IP pcap with `n` 40-byte records.
@@ -1039,20 +1046,11 @@ mod tests {
 
     #[test]
     fn chunked_reading_reads_records_larger_than_its_buffers_and_shrinks_back() {
-        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        v.extend_from_slice(&u32::MAX.to_le_bytes());
-        v.extend_from_slice(&101u32.to_le_bytes());
         // Two records far larger than the 4 KiB buffers, then enough small
         // ones to fill several buffers after them.
         let mut sizes = vec![100_000, 60, 300_000];
         sizes.extend(std::iter::repeat_n(60, 2000));
-        for (i, &len) in sizes.iter().enumerate() {
-            v.extend_from_slice(&(i as u32).to_le_bytes());
-            v.extend_from_slice(&0u32.to_le_bytes());
-            v.extend_from_slice(&(len as u32).to_le_bytes());
-            v.extend_from_slice(&(len as u32).to_le_bytes());
-            v.extend(std::iter::repeat_n(i as u8, len));
-        }
+        let v = records_of(&sizes);
         let mut src = FileSource::from_reader(Box::new(Cursor::new(v)), "big".into())
             .unwrap()
             .chunked(4096, Box::new(Vec::new));
