@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use tlsaudit::capture::file::FileSource;
 use tlsaudit::checks;
 use tlsaudit::cli::args::{Args, Command};
 use tlsaudit::cli::plan::Plan;
@@ -181,15 +180,17 @@ fn run_check(
             ));
     let mut input_failed = false;
 
-    // Several files: one single-threaded pipeline per file, files in
-    // parallel on the pool, started in input order (FIFO). One file: the
-    // sharded engine uses every core. Each file streams its flows, in
+    // Several inputs: one single-threaded pipeline per input, inputs in
+    // parallel on the pool, started in input order (FIFO). One input: the
+    // sharded engine uses every core. Stdin (`-`) is an input like a file,
+    // through the same ordered path, so a finished report is the same
+    // whatever the source (spec §8); reporting flows as soon as they are
+    // judged is for `live` only. Each file streams its flows, in
     // first-frame order, through a bounded channel; this thread writes them
     // input by input, so the report is in input order and a later file
     // waits (blocked, holding little) until the earlier ones are written.
-    let file_count = plan.inputs.iter().filter(|p| p.as_os_str() != "-").count();
     let per_input_opts = EngineOptions {
-        threads: if file_count > 1 {
+        threads: if plan.inputs.len() > 1 {
             1
         } else {
             plan.engine.threads
@@ -211,9 +212,6 @@ fn run_check(
     }
     pool.in_place_scope_fifo(|scope| -> anyhow::Result<()> {
         for ((i, path), tx) in plan.inputs.iter().enumerate().zip(senders) {
-            if path.as_os_str() == "-" {
-                continue;
-            }
             let plan = &plan;
             let opts = &per_input_opts;
             scope.spawn_fifo(move |_| {
@@ -240,49 +238,7 @@ fn run_check(
         // A closed pipe (`| head`) ends the run at once: no point reading
         // the remaining inputs (exit 0, like other Unix filters).
         let result = (|| -> anyhow::Result<()> {
-            for ((i, path), rx) in plan.inputs.iter().enumerate().zip(&receivers) {
-                if path.as_os_str() == "-" {
-                    let source = match FileSource::open(path) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            eprintln!("tlsaudit: {e}");
-                            input_failed = true;
-                            reporter.input(input_report(path, None, Some(e.to_string()), false))?;
-                            continue;
-                        }
-                    };
-                    let mut render_err = None;
-                    let mut count = 0usize;
-                    let res = engine::stream_facts(source, i, &plan.engine, &mut |f| {
-                        count += 1;
-                        if render_err.is_none() {
-                            if let Err(e) = reporter.flow(checks::judge(f, &plan.profile)) {
-                                render_err = Some(e);
-                            }
-                        }
-                    });
-                    if let Some(e) = render_err {
-                        return Err(e.into());
-                    }
-                    match res {
-                        Ok((stats, decode)) => {
-                            let facts = InputFacts {
-                                path: path.clone(),
-                                stats,
-                                decode,
-                                flows_reported: count as u64,
-                                ..InputFacts::default()
-                            };
-                            reporter.input(input_report(path, Some(&facts), None, false))?;
-                        }
-                        Err(e) => {
-                            eprintln!("tlsaudit: {e}");
-                            input_failed = true;
-                            reporter.input(input_report(path, None, Some(e.to_string()), false))?;
-                        }
-                    }
-                    continue;
-                }
+            for (path, rx) in plan.inputs.iter().zip(&receivers) {
                 loop {
                     match rx.recv() {
                         Ok(InputEvent::Flow(f)) => {

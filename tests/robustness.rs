@@ -191,7 +191,8 @@ fn syn_flood(n: u32) -> Vec<u8> {
     w.into_bytes()
 }
 
-/// Stream `bytes` (flows leave as they finish, as with stdin and live) and
+/// Stream `bytes` through the ordered engine path that files and stdin use
+/// (flows leave once every earlier-starting flow has finished) and
 /// return (flows seen, flows evicted because the table was full, peak bytes
 /// allocated by this thread meanwhile, elapsed).
 fn stream_flood(bytes: Vec<u8>, opts: &EngineOptions) -> (u64, u64, i64, Duration) {
@@ -203,7 +204,7 @@ fn stream_flood(bytes: Vec<u8>, opts: &EngineOptions) -> (u64, u64, i64, Duratio
     let started = std::time::Instant::now();
     let base = mutate::alloc::reset_peak();
     let (mut seen, mut full) = (0u64, 0u64);
-    tlsaudit::engine::stream_facts(source, 0, opts, &mut |f| {
+    tlsaudit::engine::stream_from_source(source, 0, opts, &|_| {}, &mut |f| {
         seen += 1;
         if f.tcp.evicted == Some("flow table full") {
             full += 1;

@@ -11,6 +11,7 @@ mod corpus;
 mod keys;
 mod layering;
 mod live;
+mod one_answer;
 mod ordering;
 mod profile_cli;
 mod report_format;

@@ -7,7 +7,9 @@
 //!
 //! Determinism (R8): flows of a file input are reported sorted by first
 //! frame (ties by flow key), so the thread count changes speed, never the
-//! report. Streams (stdin, live) report each flow when it finishes.
+//! report. Stdin is read through the same ordered path as a file, so a
+//! finished report does not depend on the source (spec §8); only `live`
+//! reports a flow as soon as its verdict is settled.
 
 pub mod batch;
 pub mod live;
@@ -357,29 +359,4 @@ impl SessionCache {
             },
         );
     }
-}
-
-/// Read a stream (stdin) and hand each flow to `on_flow` as soon as it
-/// finishes (closed or idle), then the rest at the end.
-pub fn stream_facts(
-    mut source: FileSource,
-    input: usize,
-    opts: &EngineOptions,
-    on_flow: &mut dyn FnMut(FlowFacts),
-) -> Result<(InputStats, DecodeCounters), EngineError> {
-    let mut worker = Worker::new(input, opts).with_early_reporting();
-    let mut decode = DecodeCounters::default();
-    let mut cache = SessionCache::default();
-    while let Some(frame) = source.next_frame()? {
-        worker.frame(&frame, &mut decode);
-        for mut f in worker.take_finished() {
-            cache.observe(&mut f);
-            on_flow(f);
-        }
-    }
-    for mut f in worker.finish() {
-        cache.observe(&mut f);
-        on_flow(f);
-    }
-    Ok((source.into_stats(), decode))
 }
