@@ -118,15 +118,20 @@ fn decode_ip<'a>(
                     offset: 0,
                 },
             })?;
-            let missing = if payload.incomplete {
-                // Bytes announced by the IP header but not captured.
+            let (missing, ip_length_beyond_frame) = if payload.incomplete {
+                // Bytes announced by the IP header but not captured. Only
+                // what the capture cut (snaplen: on the wire, not in the
+                // file) can be missing; an IP length beyond that is a bad
+                // header, and the captured bytes are trusted.
                 let announced = match ip[0] >> 4 {
                     4 => usize::from(u16::from_be_bytes([ip[2], ip[3]])),
                     _ => usize::from(u16::from_be_bytes([ip[4], ip[5]])) + 40,
                 };
-                announced.saturating_sub(ip.len()) as u32
+                let beyond = announced.saturating_sub(ip.len());
+                let cut = frame.origlen.saturating_sub(frame.caplen) as usize;
+                (beyond.min(cut) as u32, beyond > cut)
             } else {
-                0
+                (0, false)
             };
             Ok(Segment {
                 frame: frame.index,
@@ -144,6 +149,7 @@ fn decode_ip<'a>(
                 },
                 payload: tcp.payload(),
                 missing,
+                ip_length_beyond_frame,
             })
         }
         // 6in4 / IP-in-IP.
@@ -286,6 +292,31 @@ mod tests {
         let s = decode(&f).unwrap();
         assert_eq!(s.payload, b"a");
         assert_eq!(s.missing, 3);
+    }
+
+    // See: issue 14, item 4 (total length 4148 in a 66-byte SYN-ACK became
+    // a 4 KB gap that swallowed the ServerHello after it).
+    #[test]
+    fn ip_length_beyond_an_uncut_frame_is_noted_not_missing() {
+        let mut p = IPV4_TCP_SYN_PAYLOAD.to_vec();
+        p[2..4].copy_from_slice(&4148u16.to_be_bytes());
+        let s = decode(&frame(LinkType::RAW, &p)).unwrap();
+        assert_eq!(s.payload, b"abcd");
+        assert_eq!(s.missing, 0);
+        assert!(s.ip_length_beyond_frame);
+        // Cut by snaplen as well: only what the wire had can be missing.
+        let f = Frame {
+            origlen: p.len() as u32 + 2,
+            ..frame(LinkType::RAW, &p)
+        };
+        let s = decode(&f).unwrap();
+        assert_eq!(s.missing, 2);
+        assert!(s.ip_length_beyond_frame);
+        assert!(
+            !decode(&frame(LinkType::RAW, IPV4_TCP_SYN_PAYLOAD))
+                .unwrap()
+                .ip_length_beyond_frame
+        );
     }
 
     #[test]

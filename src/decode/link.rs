@@ -1,8 +1,12 @@
 //! Link layers: find where the network-layer packet starts in a frame.
 //!
-//! Ethernet (with any number of 802.1Q / 802.1ad / QinQ tags, PPPoE session,
-//! MPLS), Linux cooked SLL and SLL2, BSD NULL / loopback, raw IP. Returns the
-//! IP packet as a borrowed slice, or a [`DecodeError`]; never allocates.
+//! Ethernet (with any number of 802.1Q / 802.1ad / QinQ tags, Cisco MetaData
+//! (SGT) headers, PPPoE session, MPLS), Linux cooked SLL and SLL2, BSD NULL /
+//! loopback, raw IP. Returns the IP packet as a borrowed slice, or a
+//! [`DecodeError`]; never allocates. An EtherType that is neither decoded nor
+//! a known carrier of something other than IP is
+//! [`DecodeError::UnknownEtherType`], so the engine can say how many frames
+//! it could not look into instead of dropping them silently.
 
 use super::DecodeError;
 use crate::capture::LinkType;
@@ -19,7 +23,20 @@ const ETH_QINQ_OLD: u16 = 0x9100;
 const ETH_PPPOE_SESSION: u16 = 0x8864;
 const ETH_MPLS: u16 = 0x8847;
 const ETH_MPLS_MC: u16 = 0x8848;
+/// Cisco MetaData (TrustSec SGT tag), on SPAN ports of Cisco switches: 8
+/// bytes after the EtherType — version, length, option type, SGT — the
+/// last 2 of which are the inner EtherType.
+const ETH_CISCO_METADATA: u16 = 0x8909;
+const CISCO_METADATA_LEN: usize = 8;
 
+/// EtherTypes known to carry something other than IP (ARP, RARP, flow
+/// control, LACP, PPPoE discovery, EAPOL, LLDP, PTP, loopback test): frames
+/// that are no loss to the audit, so they are not warned about.
+const NOT_IP_ETHERTYPES: &[u16] = &[
+    0x0806, 0x8035, 0x8808, 0x8809, 0x8863, 0x888e, 0x88cc, 0x88f7, 0x9000,
+];
+/// Below this the field is an IEEE 802.3 length (LLC: STP, CDP, …), not an EtherType.
+const MIN_ETHERTYPE: u16 = 0x0600;
 fn be16(d: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
 }
@@ -88,6 +105,17 @@ fn ethertype_payload(
     for _ in 0..MAX_LINK_EXTS {
         match ethertype {
             ETH_IPV4 | ETH_IPV6 => return Ok(data.get(at..)),
+            ETH_CISCO_METADATA => {
+                ethertype = be16(data, at + CISCO_METADATA_LEN - 2).ok_or_else(|| {
+                    truncated(
+                        "cisco-metadata",
+                        CISCO_METADATA_LEN,
+                        data.len().saturating_sub(at),
+                        at,
+                    )
+                })?;
+                at += CISCO_METADATA_LEN;
+            }
             ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
                 ethertype = be16(data, at + 2)
                     .ok_or_else(|| truncated("802.1Q", 4, data.len().saturating_sub(at), at))?;
@@ -124,7 +152,8 @@ fn ethertype_payload(
                     _ => Ok(None),
                 };
             }
-            _ => return Ok(None),
+            t if t < MIN_ETHERTYPE || NOT_IP_ETHERTYPES.contains(&t) => return Ok(None),
+            t => return Err(DecodeError::UnknownEtherType(t)),
         }
     }
     Err(DecodeError::TooDeep(MAX_LINK_EXTS))
@@ -154,6 +183,48 @@ mod tests {
             if len < 22 {
                 assert!(r.is_err(), "prefix {len} should be truncated");
             }
+        }
+    }
+
+    // See: issue 14, item 3 (client->server frames with a Cisco MetaData
+    // header were dropped silently: half of every flow lost).
+    #[rustfmt::skip]
+    static CISCO_METADATA_IPV4: &[u8] = &[
+        0,1,2,3,4,5, 6,7,8,9,10,11, 0x89,0x09, 0x01,0x01, 0x00,0x01, 0x00,0x11, 0x08,0x00,
+        0x45,0,0,20, 0,0,0,0, 64,6,0,0, 10,0,0,1, 10,0,0,2,
+    ];
+
+    #[test]
+    fn cisco_metadata_header_is_skipped_to_the_ip_header() {
+        let ip = ip_payload(LinkType::ETHERNET, CISCO_METADATA_IPV4)
+            .unwrap()
+            .unwrap();
+        assert_eq!(ip, &CISCO_METADATA_IPV4[22..]);
+        for len in 14..22 {
+            assert!(matches!(
+                ip_payload(LinkType::ETHERNET, &CISCO_METADATA_IPV4[..len]),
+                Err(DecodeError::Truncated {
+                    layer: "cisco-metadata",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn unknown_ethertype_is_an_error_naming_it_and_known_non_ip_ones_are_not() {
+        let mut f = CISCO_METADATA_IPV4.to_vec();
+        f[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+        let err = ip_payload(LinkType::ETHERNET, &f).unwrap_err();
+        assert_eq!(err, DecodeError::UnknownEtherType(0x88b5));
+        assert!(err.to_string().contains("0x88b5"), "{err}");
+        for not_ip in [0x0806u16, 0x88cc, 0x0026] {
+            f[12..14].copy_from_slice(&not_ip.to_be_bytes());
+            assert_eq!(
+                ip_payload(LinkType::ETHERNET, &f),
+                Ok(None),
+                "{not_ip:#06x}"
+            );
         }
     }
 

@@ -125,6 +125,15 @@ pub struct Segment<'a> {
     /// Payload bytes the IP header announces beyond what the capture holds
     /// (snaplen cut). The reassembler treats them as a gap.
     pub missing: u32,
+    /// The IP header announces more bytes than the frame had even on the
+    /// wire (a bad length field, not a snaplen cut): the captured bytes are
+    /// used and nothing counts as missing. Counted for the input's warnings.
+    pub ip_length_beyond_frame: bool,
+}
+
+impl Segment<'_> {
+    /// Label under which the engine counts a frame with a bad IP length.
+    pub const IP_LENGTH_BEYOND_FRAME: &'static str = "IP length beyond the frame";
 }
 
 /// Why a frame yielded no TCP segment. Counted by the engine, never fatal.
@@ -149,6 +158,10 @@ pub enum DecodeError {
     Fragment,
     #[error("tunnel nesting deeper than {0}")]
     TooDeep(usize),
+    /// An EtherType this decoder does not follow (and not one known to
+    /// carry something other than IP): the frame may hide audited traffic.
+    #[error("unknown EtherType 0x{0:04x}")]
+    UnknownEtherType(u16),
 }
 
 impl DecodeError {
@@ -161,6 +174,7 @@ impl DecodeError {
             DecodeError::NotTcp => "not TCP",
             DecodeError::Fragment => "IP fragment",
             DecodeError::TooDeep(_) => "tunnel too deep",
+            DecodeError::UnknownEtherType(_) => "unknown EtherType",
         }
     }
 }

@@ -82,12 +82,22 @@ pub struct DecodeCounters {
     pub by_reason: BTreeMap<&'static str, (u64, u64)>,
     pub segments: u64,
     pub audited_segments: u64,
+    /// Frames of an EtherType not decoded, by EtherType → (count, first frame).
+    pub unknown_ethertypes: BTreeMap<u16, (u64, u64)>,
 }
 
 impl DecodeCounters {
     pub fn count(&mut self, label: &'static str, frame: u64) {
         let e = self.by_reason.entry(label).or_insert((0, frame));
         e.0 += 1;
+    }
+
+    /// Count a frame that yielded no segment.
+    pub fn error(&mut self, e: &crate::decode::DecodeError, frame: u64) {
+        if let crate::decode::DecodeError::UnknownEtherType(t) = *e {
+            self.unknown_ethertypes.entry(t).or_insert((0, frame)).0 += 1;
+        }
+        self.count(e.label(), frame);
     }
 
     /// Warnings worth showing a user (fragments, truncation, unknown link types).
@@ -105,12 +115,22 @@ impl DecodeCounters {
                 "malformed header" => {
                     format!("{n} frame(s) with malformed IP/TCP headers, skipped (first: frame {first})")
                 }
+                crate::decode::Segment::IP_LENGTH_BEYOND_FRAME => format!(
+                    "{n} frame(s) whose IP header claims more bytes than the frame holds, though the capture did not cut it (first: frame {first}); the captured bytes were used"
+                ),
+                // Said per EtherType below.
+                "unknown EtherType" => continue,
                 "unsupported link type" => format!(
                     "{n} frame(s) of an unsupported link type, skipped (first: frame {first})"
                 ),
                 other => format!("{n} frame(s): {other} (first: frame {first})"),
             };
             out.push(msg);
+        }
+        for (ethertype, (n, first)) in &self.unknown_ethertypes {
+            out.push(format!(
+                "{n} frame(s) with EtherType 0x{ethertype:04x}, which tlsaudit does not decode, skipped (first: frame {first}); flows in them are not audited"
+            ));
         }
         out
     }

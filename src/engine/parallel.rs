@@ -251,7 +251,12 @@ pub fn run(
                 // its frames fully; the counts are kept here, once.
                 let endpoints = match decode::quick_endpoints(&frame) {
                     Some(ends) => Ok(ends),
-                    None => decode::decode(&frame).map(|seg| (seg.src, seg.dst)),
+                    None => decode::decode(&frame).map(|seg| {
+                        if seg.ip_length_beyond_frame {
+                            decode.count(decode::Segment::IP_LENGTH_BEYOND_FRAME, frame.index);
+                        }
+                        (seg.src, seg.dst)
+                    }),
                 };
                 let noted = match endpoints {
                     Ok((src, dst)) => {
@@ -265,7 +270,7 @@ pub fn run(
                         }
                     }
                     Err(e) => {
-                        decode.count(e.label(), frame.index);
+                        decode.error(&e, frame.index);
                         None
                     }
                 };

@@ -52,12 +52,15 @@ impl Worker {
         match decode::decode(frame) {
             Ok(seg) => {
                 counters.segments += 1;
+                if seg.ip_length_beyond_frame {
+                    counters.count(Segment::IP_LENGTH_BEYOND_FRAME, frame.index);
+                }
                 if self.filter.matches(seg.src.port(), seg.dst.port()) {
                     counters.audited_segments += 1;
                     self.segment(&seg);
                 }
             }
-            Err(e) => counters.count(e.label(), frame.index),
+            Err(e) => counters.error(&e, frame.index),
         }
     }
 

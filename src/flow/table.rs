@@ -365,9 +365,16 @@ impl<S: StreamSink> FlowTable<S> {
                 HEADERS_ONLY_BUFFER
             };
             flow.reasm[d].set_limit(limit);
+            // A SYN's own sequence number is the SYN's: data it carries (TCP
+            // Fast Open, RFC 7413) starts one after it.
+            let data_seq = if seg.flags.syn {
+                Seq(seg.seq).plus(1)
+            } else {
+                Seq(seg.seq)
+            };
             let Flow { reasm, sink, .. } = flow;
             reasm[d].segment(
-                Seq(seg.seq),
+                data_seq,
                 seg.payload,
                 seg.missing,
                 seg.frame,
@@ -532,6 +539,47 @@ mod tests {
     use super::*;
     use crate::decode::TcpFlags;
 
+    /// Collects the bytes delivered per direction.
+    #[derive(Default)]
+    struct Bytes([Vec<u8>; 2]);
+    impl StreamSink for Bytes {
+        fn on_data(&mut self, dir: Dir, b: &[u8], _: u64, _: Timestamp) {
+            self.0[dir.index()].extend_from_slice(b);
+        }
+        fn on_gap(&mut self, _: Dir, _: u64, _: u64) {}
+        fn wants_payload(&self, _: Dir) -> bool {
+            true
+        }
+    }
+
+    // See: issue 14, item 5 (a ClientHello in the SYN was lost).
+    #[test]
+    fn data_in_a_syn_is_delivered_whole_and_its_resend_is_a_retransmission() {
+        let mut t: FlowTable<Bytes> = FlowTable::new(FlowLimits::default());
+        let hello = b"\x16\x03\x01 client hello";
+        let mut syn = seg(40000, 1, 0);
+        syn.seq = 1000;
+        syn.payload = hello;
+        // The server acknowledges only the SYN; the client sends the data again.
+        let mut resend = seg(40000, 3, 0);
+        resend.seq = 1001;
+        resend.flags = TcpFlags {
+            ack: true,
+            psh: true,
+            ..TcpFlags::default()
+        };
+        resend.payload = hello;
+        let mut got = None;
+        for s in [syn, resend] {
+            t.segment(&s, &mut |_| Bytes::default(), &mut |_| {});
+        }
+        t.drain(&mut |f: Flow<Bytes>| got = Some(f));
+        let f = got.expect("flow");
+        let (_, dir) = FlowKey::from_endpoints(syn.src, syn.dst);
+        assert_eq!(f.sink.0[dir.index()], hello.to_vec());
+        assert_eq!(f.reasm[dir.index()].stats.retransmissions, 1);
+    }
+
     #[derive(Default)]
     struct Null;
     impl StreamSink for Null {
@@ -556,6 +604,7 @@ mod tests {
             },
             payload: &[],
             missing: 0,
+            ip_length_beyond_frame: false,
         }
     }
 
