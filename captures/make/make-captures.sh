@@ -569,3 +569,6 @@ if (($# == 0)); then
 fi
 
 python3 "$here/expect.py" "$cap"
+# Edge cases derived from the recordings (snaplen, Cisco MetaData, bad IP
+# length, TCP Fast Open, mid-stream starts), with their expectations.
+python3 "$here/derive.py" "$cap"

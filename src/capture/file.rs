@@ -809,7 +809,10 @@ impl FileSource {
                     return None;
                 };
                 let res = u128::from(iface.resolution);
-                let secs = (u128::from(ts) / res) as i64 + iface.offset_secs;
+                // Both the count and if_tsoffset come from the file: saturate.
+                let secs = i64::try_from(u128::from(ts) / res)
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(iface.offset_secs);
                 let nanos = ((u128::from(ts) % res) * 1_000_000_000 / res) as u32;
                 Some(self.make_frame(
                     Timestamp::new(secs, nanos),

@@ -69,23 +69,26 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// `secs` come from the file (with a pcapng interface offset added):
+    /// saturating, so a crafted value pins the time instead of overflowing.
     pub fn new(secs: i64, nanos: u32) -> Self {
         Timestamp {
-            secs: secs + i64::from(nanos / 1_000_000_000),
+            secs: secs.saturating_add(i64::from(nanos / 1_000_000_000)),
             nanos: nanos % 1_000_000_000,
         }
     }
 
-    /// Whole seconds elapsed from `earlier` to `self` (saturating at 0).
+    /// Whole seconds elapsed from `earlier` to `self` (saturating at 0 and
+    /// at `u64::MAX`: both come from the file).
     pub fn secs_since(self, earlier: Timestamp) -> u64 {
         if self <= earlier {
             return 0;
         }
-        let mut s = self.secs - earlier.secs;
+        let mut s = i128::from(self.secs) - i128::from(earlier.secs);
         if self.nanos < earlier.nanos {
             s -= 1;
         }
-        s.max(0) as u64
+        u64::try_from(s.max(0)).unwrap_or(u64::MAX)
     }
 
     /// RFC 3339, UTC, microseconds: `2026-01-01T10:00:00.000000Z`.
@@ -198,5 +201,23 @@ pub struct InputStats {
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // See: issue 14, item 7 (if_tsoffset = i64::MAX overflowed in a debug build).
+    #[test]
+    fn timestamps_from_extreme_file_values_saturate_instead_of_overflowing() {
+        let top = Timestamp::new(i64::MAX, 1_999_999_999);
+        assert_eq!(top.secs, i64::MAX);
+        assert_eq!(top.nanos, 999_999_999);
+        let bottom = Timestamp::new(i64::MIN, 0);
+        assert_eq!(top.secs_since(bottom), u64::MAX);
+        assert_eq!(bottom.secs_since(top), 0);
+        let a = Timestamp::new(10, 500);
+        assert_eq!(Timestamp::new(12, 400).secs_since(a), 1);
     }
 }

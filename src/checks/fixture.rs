@@ -261,6 +261,30 @@ impl FlowBuilder {
         self
     }
 
+    /// Application-data records of `role` as `(frame, length)`, with the
+    /// record-layer `version` in their headers (mid-stream evidence).
+    pub fn midstream_app_data(
+        mut self,
+        role: Role,
+        version: TlsVersion,
+        records: &[(FrameNo, u16)],
+    ) -> Self {
+        for &(frame, len) in records {
+            self.touch(frame);
+            let d = self.dir_mut(role);
+            let ad = &mut d.app_data;
+            ad.records += 1;
+            ad.bytes += u64::from(len);
+            ad.first_frame.get_or_insert(frame);
+            if !ad.record_versions.iter().any(|(v, _)| *v == version) {
+                ad.record_versions.push((version, frame));
+            }
+            ad.len_mod16[usize::from(len % 16)].get_or_insert((len, frame));
+            d.records += 1;
+        }
+        self
+    }
+
     /// The default federation connection of the table above: everything the
     /// built-in profile asks for.
     pub fn federation_ok(self) -> Self {

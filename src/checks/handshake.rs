@@ -96,6 +96,31 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> CheckResult {
     }
 
     match abort_of(f) {
+        Some(abort) if !abort.is_proof() && missing_bytes_before(f, abort.frame()).is_some() => {
+            // Bytes the capture does not have may hold the Finished
+            // messages: an encrypted alert or a close after them is then an
+            // ordinary end of a completed connection, not a failure.
+            let (gaps, bytes, first) = missing_bytes_before(f, abort.frame()).unwrap_or_default();
+            let ended = match &abort {
+                Abort::Alert(a, from) => format!(
+                    "{} encrypted alert (frame {})",
+                    from.map(poss).unwrap_or_else(|| "an".into()),
+                    a.frame
+                ),
+                Abort::Close { from, frame, kind } => {
+                    format!("{} {} (frame {frame})", poss(*from), kind.to_uppercase())
+                }
+            };
+            CheckResult::new(
+                Verdict::Unknown,
+                format!(
+                    "Not known: {gaps} TCP gap(s) ({bytes} bytes not captured, first at frame {first}; snaplen or capture loss) came before the end of the connection at {ended}, so whether the handshake completed cannot be told from the capture."
+                ),
+            )
+            .expected(expected)
+            .observed("bytes missing")
+            .frames([first, abort.frame()])
+        }
         Some(abort) => {
             let (reason, remedy) = diagnose(f, p, &abort);
             CheckResult::new(Verdict::Fail, reason)
@@ -125,6 +150,22 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> CheckResult {
                 .frames(f.tls.client_hello.as_ref().map(|c| c.frame))
         }
     }
+}
+
+impl Abort<'_> {
+    /// A fatal alert in the clear proves the handshake failed whatever bytes
+    /// are missing; an encrypted alert or a close only does when nothing
+    /// before it is missing.
+    fn is_proof(&self) -> bool {
+        matches!(self, Abort::Alert(a, _) if !a.encrypted && a.level == Some(2))
+    }
+}
+
+/// TCP gaps declared at or before `frame`: (count, bytes, first frame).
+fn missing_bytes_before(f: &FlowFacts, frame: FrameNo) -> Option<(usize, u64, FrameNo)> {
+    let before: Vec<_> = f.tcp.gap_list.iter().filter(|g| g.frame <= frame).collect();
+    let first = before.iter().map(|g| g.frame).min()?;
+    Some((before.len(), before.iter().map(|g| g.len).sum(), first))
 }
 
 /// The first fatal (or encrypted, hence handshake-time) alert, else the first FIN/RST.

@@ -30,6 +30,7 @@ pub mod fixture;
 mod handshake;
 pub mod names;
 mod negotiation;
+pub mod record_layer;
 pub mod remedies;
 
 use serde::Serialize;
@@ -74,6 +75,11 @@ pub struct CheckResult {
     pub reason: String,
     /// For `fail`: what to change, pointing at the guide's step.
     pub remedy: Option<String>,
+    /// Where the answer comes from when not from the handshake: `record
+    /// layer` (record headers and lengths of a flow whose ServerHello is not
+    /// in the capture). Absent for answers read from the handshake.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inferred_from: Option<&'static str>,
 }
 
 impl CheckResult {
@@ -85,7 +91,13 @@ impl CheckResult {
             frames: Vec::new(),
             reason: reason.into(),
             remedy: None,
+            inferred_from: None,
         }
+    }
+    /// The answer comes from the record layer, not the handshake.
+    fn inferred(mut self) -> Self {
+        self.inferred_from = Some("record layer");
+        self
     }
     fn expected(mut self, expected: Vec<String>) -> Self {
         self.expected = expected;

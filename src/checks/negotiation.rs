@@ -5,10 +5,11 @@
 
 use crate::facts::{FlowFacts, Role};
 use crate::profile::{suites, Profile};
-use crate::tls::model::AlertFacts;
+use crate::tls::model::{AlertFacts, FrameNo};
 
 use super::handshake::offered_allowed_version;
 use super::names::alert_description;
+use super::record_layer::{self, LengthEvidence, VersionEvidence};
 use super::{alert_role, client_version_offer, remedies, CheckResult, Verdict};
 
 /// Alert descriptions: protocol_version, handshake_failure, insufficient_security.
@@ -102,6 +103,11 @@ pub(super) fn version(f: &FlowFacts, p: &Profile) -> CheckResult {
                 .observed("protocol_version alert")
                 .frames([a.frame].into_iter().chain(f.tls.client_hello.iter().map(|c| c.frame)))
                 .remedy(remedies::OCS_FIPS);
+            }
+            if !p.tls.versions.is_empty() {
+                if let Some(c) = version_from_record_layer(f, p, &expected) {
+                    return c;
+                }
             }
             let reason = if f.tls.not_tls.is_some() && !f.tls.saw_tls {
                 "The flow carries no TLS, so no version was negotiated."
@@ -224,6 +230,9 @@ pub(super) fn cipher_suite(f: &FlowFacts, p: &Profile) -> CheckResult {
                     .remedy(remedies::OCS_FIPS);
                 }
             }
+            if let Some(c) = suite_from_record_lengths(f, p, &expected) {
+                return c;
+            }
             let offered = match ch {
                 Some(_) if offered_wanted.is_empty() => {
                     format!(" The client did not offer {}.", expected.join(" or "))
@@ -237,6 +246,125 @@ pub(super) fn cipher_suite(f: &FlowFacts, p: &Profile) -> CheckResult {
             )
             .expected(expected)
             .frames(ch_frames)
+        }
+    }
+}
+
+/// No ServerHello: the version from the application-data records' headers
+/// (spec §8), or `None` when they are too few to say anything.
+fn version_from_record_layer(
+    f: &FlowFacts,
+    p: &Profile,
+    expected: &[String],
+) -> Option<CheckResult> {
+    let why = record_layer::why_no_server_hello(f);
+    match record_layer::version_evidence(f) {
+        VersionEvidence::TooFew { .. } => None,
+        VersionEvidence::Inconsistent { versions } => {
+            let seen: Vec<String> = versions
+                .iter()
+                .map(|(v, fr)| format!("{} (frame {fr})", v.name()))
+                .collect();
+            Some(
+                CheckResult::new(
+                    Verdict::Unknown,
+                    format!(
+                        "No ServerHello: {why}, and the application-data records carry different record-layer versions ({}), so the record layer does not tell the version.",
+                        seen.join(", ")
+                    ),
+                )
+                .expected(expected.to_vec())
+                .frames(versions.iter().map(|(_, fr)| *fr))
+                .inferred(),
+            )
+        }
+        VersionEvidence::Agreed {
+            version,
+            records,
+            frames,
+        } => {
+            let observed = record_layer::record_version_name(version);
+            let could_be = record_layer::candidates(version);
+            let allowed = could_be
+                .iter()
+                .filter(|v| p.tls.versions.contains(v))
+                .count();
+            let evidence = format!(
+                "No ServerHello: {why}; the record layer of {records} application-data record(s) says {observed}"
+            );
+            let result = if allowed == could_be.len() {
+                CheckResult::new(
+                    Verdict::Pass,
+                    format!("{evidence}, which after the handshake is the negotiated version, and the profile allows it."),
+                )
+            } else if allowed == 0 {
+                CheckResult::new(
+                    Verdict::Fail,
+                    format!(
+                        "{evidence}, which after the handshake is the negotiated version, not {}.",
+                        expected.join(" or ")
+                    ),
+                )
+                .remedy(remedies::OCS_FIPS)
+            } else {
+                CheckResult::new(
+                    Verdict::Unknown,
+                    format!("{evidence}: TLS 1.2 and TLS 1.3 records look alike, and the profile allows only one of them."),
+                )
+            };
+            Some(
+                result
+                    .expected(expected.to_vec())
+                    .observed(observed)
+                    .frames(frames)
+                    .inferred(),
+            )
+        }
+    }
+}
+
+/// No ServerHello: whether the application-data record lengths rule out
+/// every allowed suite (spec §8), or `None` when there are none.
+fn suite_from_record_lengths(
+    f: &FlowFacts,
+    p: &Profile,
+    expected: &[String],
+) -> Option<CheckResult> {
+    let why = record_layer::why_no_server_hello(f);
+    match record_layer::length_evidence(f, &p.tls.cipher_suites) {
+        LengthEvidence::NoRecords => None,
+        LengthEvidence::Contradicts { len, frame } => Some(
+            CheckResult::new(
+                Verdict::Fail,
+                format!(
+                    "No ServerHello: {why}; the application-data record of {len} bytes (frame {frame}) cannot come from {}: a CBC suite writes multiples of its block (8 bytes for 3DES) of at least MAC + 1 byte, or with encrypt-then-MAC a multiple of the block plus the MAC.",
+                    expected.join(" or ")
+                ),
+            )
+            .expected(expected.to_vec())
+            .observed(format!("not {} (record lengths)", expected.join(" or ")))
+            .frames([frame])
+            .remedy(format!("{}; {}", remedies::OCS_FIPS, remedies::IMP_CIPHER))
+            .inferred(),
+        ),
+        LengthEvidence::Consistent { observed } => {
+            let frames: Vec<FrameNo> = [Role::Client, Role::Server]
+                .into_iter()
+                .filter_map(|r| f.tls_dir(r).app_data.first_frame)
+                .collect();
+            Some(
+                CheckResult::new(
+                    Verdict::Unknown,
+                    format!(
+                        "No ServerHello: {why}; the application-data record lengths fit {} ({observed}), but only the ServerHello or keys can name the suite.",
+                        expected.join(" or ")
+                    ),
+                )
+                .expected(expected.to_vec())
+                .observed(observed)
+                .frames(frames)
+                .inferred(),
+            )
         }
     }
 }

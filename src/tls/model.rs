@@ -224,6 +224,23 @@ pub struct AppDataStats {
     /// With keys (`--keylog`): records whose plaintext was empty; None when not decrypted.
     pub decrypted_empty_records: Option<u64>,
     pub decrypted_empty_frames: Vec<FrameNo>,
+    /// Record-layer versions of these records, each with the first frame
+    /// that showed it (capped at `MAX_RECORD_VERSIONS`). After the
+    /// handshake a TLS ≤ 1.2 record carries the negotiated version (TLS 1.3:
+    /// 0x0303), which is evidence when the ServerHello is not in the capture.
+    pub record_versions: Vec<(TlsVersion, FrameNo)>,
+    /// For each residue of the record length modulo 16, the first record
+    /// with it (length, frame): what block size and MAC the suite can have
+    /// (a 64-bit block cipher never writes a length that is not a multiple of
+    /// 8 under MAC-then-encrypt).
+    pub len_mod16: [Option<(u16, FrameNo)>; 16],
+}
+
+impl AppDataStats {
+    /// Lengths seen, as (length, first frame), one per residue mod 16.
+    pub fn length_samples(&self) -> impl Iterator<Item = (u16, FrameNo)> + '_ {
+        self.len_mod16.iter().flatten().copied()
+    }
 }
 
 /// Per-direction record-layer facts.

@@ -299,6 +299,21 @@ impl Session {
                     self.core.note(format!(
                         "frame {frame}: a {dir:?} record was cut by a TCP gap of {len} bytes"
                     ));
+                    // Its header is still evidence (type, version, length):
+                    // e.g. behind a snaplen cut, that the handshake went on.
+                    let v2 = st.v2 || self.core.sslv2_session;
+                    if let (false, Some(h)) = (v2, records::parse_header(&st.buf)) {
+                        let rec = Rec {
+                            v2,
+                            content_type: h.content_type,
+                            version: h.version,
+                            len: h.len,
+                            body: None,
+                            start_call: st.buf_call,
+                        };
+                        st.buf.clear();
+                        dispatch(st, &mut self.core, dir, rec, frame);
+                    }
                 }
                 st.buf.clear();
                 st.skip = 0;
@@ -355,6 +370,11 @@ fn hunt(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
     let Mode::Hunt { at_start } = st.mode else {
         return;
     };
+    // Bytes right after a hole start a TCP segment, and stacks start a
+    // segment with a record: a whole plausible header there (of the version
+    // this direction already uses, if known) is a boundary without waiting
+    // for a chain — after a snaplen cut the chain is never visible.
+    let after_hole = st.hunt.is_empty();
     st.hunt.extend_from_slice(data);
     if at_start {
         st.hunted_at_start += data.len() as u64;
@@ -369,7 +389,15 @@ fn hunt(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
         known_version,
         hello_at_end: true,
     };
-    match records::find_sync(&st.hunt, 0, rule) {
+    let segment_start = after_hole
+        && records::parse_header(&st.hunt)
+            .is_some_and(|h| known_version.is_none_or(|v| v == h.version));
+    let sync = if segment_start {
+        records::Sync::Found(0)
+    } else {
+        records::find_sync(&st.hunt, 0, rule)
+    };
+    match sync {
         records::Sync::Found(p) => {
             let df = &mut core.facts.per_dir[d];
             df.unparsed_bytes += p as u64;
@@ -949,6 +977,11 @@ impl Core {
         st.records += 1;
         st.bytes += rec.len as u64;
         st.first_frame.get_or_insert(frame);
+        let v = TlsVersion(rec.version);
+        if !st.record_versions.iter().any(|(seen, _)| *seen == v) {
+            push_capped(&mut st.record_versions, (v, frame), MAX_RECORD_VERSIONS);
+        }
+        st.len_mod16[rec.len % 16].get_or_insert((rec.len as u16, frame));
         if rec.len == 0 {
             st.zero_length_records += 1;
             push_capped(&mut st.zero_length_frames, frame, MAX_EVIDENCE_FRAMES);

@@ -44,6 +44,18 @@ fn mac_len(mac: TlsCipherMac) -> Option<u16> {
     }
 }
 
+/// Block size and MAC length (bytes) of a CBC suite; `None` for other
+/// kinds (stream, AEAD) and unknown ids. What record lengths a suite can
+/// produce follows from these: MAC-then-encrypt writes multiples of the
+/// block, encrypt-then-MAC a multiple of the block plus the MAC.
+pub fn cbc_layout(suite: CipherSuiteId) -> Option<(u16, u16)> {
+    let s = TlsCipherSuite::from_id(suite.0)?;
+    if s.enc_mode != TlsCipherEncMode::Cbc {
+        return None;
+    }
+    Some((block_size(s.enc)?, mac_len(s.mac)?))
+}
+
 /// Wire length of an application-data record carrying 0 bytes of plaintext
 /// (or 1 byte, which pads to the same size) for `suite` under `version`.
 ///
