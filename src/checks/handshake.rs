@@ -83,7 +83,11 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> CheckResult {
         .expected(expected)
         .observed("not TLS")
         .frames([nt.frame])
-        .remedy(remedies::NOT_TLS);
+        .remedy(if nt.looks_like.starts_with("cleartext SIP") {
+            remedies::NOT_TLS
+        } else {
+            remedies::NOT_TLS_OTHER
+        });
     }
 
     if f.tls.client_hello.is_none() && f.tcp.midstream {
@@ -529,6 +533,48 @@ mod tests {
         );
         assert_eq!(c.frames, vec![4]);
         assert_eq!(c.remedy.as_deref(), Some(remedies::NOT_TLS));
+    }
+
+    #[test]
+    fn not_tls_that_is_not_sip_gets_no_sip_remedy() {
+        let c = run(FlowBuilder::new()
+            .not_tls(
+                4,
+                "OpenVPN over TCP (its TLS is inside OpenVPN's framing, not TLS records)",
+            )
+            .build());
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(c.remedy.as_deref(), Some(remedies::NOT_TLS_OTHER));
+        assert!(!c.remedy.unwrap().contains("cleartext"));
+    }
+
+    // See: issue 14, item 2 (missing bytes made a completed handshake "aborted").
+    #[test]
+    fn close_after_missing_bytes_is_unknown_but_a_clear_fatal_alert_still_fails() {
+        let gapped = FlowBuilder::new()
+            .hellos_only()
+            .gap(Role::Server, 6, 1800)
+            .encrypted_alert(Role::Client, 23)
+            .close(Role::Client, 25, "fin")
+            .build();
+        let c = run(gapped);
+        assert_eq!(c.verdict, Verdict::Unknown, "{}", c.reason);
+        assert!(
+            c.reason.contains("1 TCP gap(s) (1800 bytes"),
+            "{}",
+            c.reason
+        );
+        let alerted = FlowBuilder::new()
+            .hellos_only()
+            .gap(Role::Server, 6, 1800)
+            .alert(Role::Server, 7, 2, 40)
+            .build();
+        assert_eq!(run(alerted).verdict, Verdict::Fail);
+        let no_gap = FlowBuilder::new()
+            .hellos_only()
+            .encrypted_alert(Role::Client, 23)
+            .build();
+        assert_eq!(run(no_gap).verdict, Verdict::Fail);
     }
 
     #[test]

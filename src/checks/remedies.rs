@@ -30,5 +30,8 @@ pub const CERT_REJECTED: &str = "Give the rejected side a certificate the peer a
 /// Cleartext on the TLS port.
 pub const NOT_TLS: &str = "The peer sends cleartext to the TLS port: on OCS, the static route to IM&P must use Transport TLS and port 5062 (guide: Configure a TLS route for IM and Presence on Microsoft OCS, Step 6)";
 
+/// Something other than SIP and other than TLS records on the audited port.
+pub const NOT_TLS_OTHER: &str = "The flow on the audited port carries no TLS records: check which application uses this port (a SIP federation link on it must be SIP over TLS, guide: Configure a TLS route for IM and Presence on Microsoft OCS, Step 6), or leave the port out of the audit (--port)";
+
 /// A handshake failed without a recognisable cause.
 pub const HANDSHAKE_GENERIC: &str = "Compare both peers' TLS settings with the guide (Configure Microsoft OCS to use TLSv1; Add TLS peer to selected TLS peer subjects list on IM and Presence, Steps 1-9) and check the aborting side's logs at the time of the evidence frames";

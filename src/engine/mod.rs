@@ -331,11 +331,13 @@ impl OrderedRelease {
     }
 }
 
-/// Remembers full handshakes by session id so that a later resumed flow of
-/// the same input can cite the certificates of the original (spec §3.4).
+/// Remembers full handshakes by session id and by the ticket they issued,
+/// so that a later resumed flow of the same input can cite the certificates
+/// of the original (spec §3.4).
 #[derive(Debug, Default)]
 pub struct SessionCache {
     sessions: BTreeMap<Vec<u8>, PriorSession>,
+    tickets: BTreeMap<[u8; 32], PriorSession>,
 }
 
 /// Sessions remembered per input (oldest forgotten first): bounded memory.
@@ -346,37 +348,47 @@ impl SessionCache {
     /// if it is a full handshake that set up a session.
     pub fn observe(&mut self, f: &mut FlowFacts) {
         if f.tls.resumed == Some(true) {
-            let offered = f
-                .tls
-                .client_hello
-                .as_ref()
-                .map(|c| c.session_id.as_slice())
-                .unwrap_or_default();
-            if !offered.is_empty() {
-                if let Some(prior) = self.sessions.get(offered) {
-                    f.resumed_from = Some(prior.clone());
-                }
-            }
+            let Some(ch) = f.tls.client_hello.as_ref() else {
+                return;
+            };
+            let by_ticket = ch.ticket_digest.and_then(|t| self.tickets.get(&t));
+            let by_id = (!ch.session_id.is_empty())
+                .then(|| self.sessions.get(&ch.session_id))
+                .flatten();
+            // The resumption's own method first: a ticket names its session
+            // better than the id a client may send along with it.
+            let prior = if f.tls.resumption.as_deref() == Some("ticket") {
+                by_ticket.or(by_id)
+            } else {
+                by_id.or(by_ticket)
+            };
+            f.resumed_from = prior.cloned();
             return;
         }
         let Some(sh) = f.tls.server_hello.as_ref() else {
             return;
         };
-        if sh.session_id.is_empty() || f.tls.server_certificates.is_none() {
+        if f.tls.server_certificates.is_none() {
             return;
         }
-        if self.sessions.len() >= MAX_SESSIONS {
-            self.sessions.pop_first();
+        let prior = PriorSession {
+            first_frame: f.first_frame,
+            client: f.client,
+            server: f.server,
+            server_certificates: f.tls.server_certificates.clone(),
+            client_certificates: f.tls.client_certificates.clone(),
+        };
+        if let Some(t) = f.tls.issued_ticket_digest {
+            if self.tickets.len() >= MAX_SESSIONS {
+                self.tickets.pop_first();
+            }
+            self.tickets.insert(t, prior.clone());
         }
-        self.sessions.insert(
-            sh.session_id.clone(),
-            PriorSession {
-                first_frame: f.first_frame,
-                client: f.client,
-                server: f.server,
-                server_certificates: f.tls.server_certificates.clone(),
-                client_certificates: f.tls.client_certificates.clone(),
-            },
-        );
+        if !sh.session_id.is_empty() {
+            if self.sessions.len() >= MAX_SESSIONS {
+                self.sessions.pop_first();
+            }
+            self.sessions.insert(sh.session_id.clone(), prior);
+        }
     }
 }

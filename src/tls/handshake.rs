@@ -130,6 +130,20 @@ fn sni_host(data: &[u8]) -> Option<String> {
     None
 }
 
+/// Digest that names a session ticket (see `ClientHelloFacts::ticket_digest`).
+pub fn ticket_digest(ticket: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(ticket).into()
+}
+
+/// The ticket of a TLS ≤ 1.2 NewSessionTicket body (RFC 5077 §3.3:
+/// lifetime hint u32, then the ticket with a u16 length); `None` when
+/// malformed or empty.
+pub fn new_session_ticket(body: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(u16::from_be_bytes([*body.get(4)?, *body.get(5)?]));
+    body.get(6..6 + len).filter(|t| !t.is_empty())
+}
+
 /// Decode a ClientHello body (after the 4-byte handshake header).
 pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, HandshakeError> {
     let (_, ch) =
@@ -152,6 +166,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, HandshakeErro
             EXT_SESSION_TICKET => {
                 f.session_ticket_ext = true;
                 f.ticket_len = data.len();
+                f.ticket_digest = (!data.is_empty()).then(|| ticket_digest(data));
             }
             EXT_PRE_SHARED_KEY => f.psk = true,
             EXT_SUPPORTED_VERSIONS => {

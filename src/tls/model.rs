@@ -37,6 +37,14 @@ impl TlsVersion {
             0x0303 => "TLSv1.2".into(),
             0x0304 => "TLSv1.3".into(),
             v if v & 0xff00 == 0x7f00 => format!("TLSv1.3-draft{}", v & 0xff),
+            // BoringSSL's TLS 1.3 experiment variants (2017-18 Chrome field trials).
+            v @ 0x7e01..=0x7e03 => {
+                format!("TLSv1.3-draft (Google experiment {}, 0x{v:04x})", v & 0xff)
+            }
+            // Facebook's Fizz drafts 23 and 26 under private code points.
+            0xfb17 => "TLSv1.3-draft23 (Facebook 0xfb17)".into(),
+            0xfb1a => "TLSv1.3-draft26 (Facebook 0xfb1a)".into(),
+            v if v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff => format!("GREASE (0x{v:04x})"),
             v => format!("0x{v:04x}"),
         }
     }
@@ -63,9 +71,9 @@ impl TlsVersion {
         Some(TlsVersion(v))
     }
 
-    /// TLS 1.3 or one of its drafts.
+    /// TLS 1.3 or one of its drafts or vendor variants (named in [`Self::name`]).
     pub fn is_tls13(self) -> bool {
-        self.0 == 0x0304 || self.0 & 0xff00 == 0x7f00
+        matches!(self.0, 0x0304 | 0x7e01..=0x7e03 | 0xfb17 | 0xfb1a) || self.0 & 0xff00 == 0x7f00
     }
 }
 
@@ -107,6 +115,10 @@ pub struct ClientHelloFacts {
     /// session_ticket extension present (`ticket_len` > 0 means a ticket is offered for resumption).
     pub session_ticket_ext: bool,
     pub ticket_len: usize,
+    /// SHA-256 of the offered ticket (when `ticket_len` > 0): links a
+    /// resumption to the flow whose NewSessionTicket issued it, in bounded
+    /// memory whatever the ticket's size.
+    pub ticket_digest: Option<[u8; 32]>,
     /// pre_shared_key extension (TLS 1.3 resumption offer).
     pub psk: bool,
     pub extensions: Vec<u16>,
@@ -300,6 +312,9 @@ pub struct TlsFacts {
     pub resumption: Option<String>,
     /// Server issued a NewSessionTicket.
     pub new_session_ticket: bool,
+    /// SHA-256 of the ticket of the first cleartext (TLS ≤ 1.2)
+    /// NewSessionTicket: a later flow offering it resumes this one.
+    pub issued_ticket_digest: Option<[u8; 32]>,
     pub server_certificates: Option<CertChainFacts>,
     pub client_certificates: Option<CertChainFacts>,
     pub certificate_request: Option<CertRequestFacts>,

@@ -177,8 +177,16 @@ struct Core {
     tls13: bool,
     sslv2_session: bool,
     hrr_frame: Option<FrameNo>,
-    /// The server sent Certificate / ServerKeyExchange / ServerHelloDone after its ServerHello.
+    /// The server sent Certificate / ServerKeyExchange / CertificateRequest /
+    /// ServerHelloDone after its ServerHello.
     server_full_handshake: bool,
+    /// The client sent ClientKeyExchange: a full handshake, whatever the
+    /// server's messages we may have missed.
+    client_full_handshake: bool,
+    /// The server's ChangeCipherSpec came before the client's: the
+    /// abbreviated flight of a resumption (in a full handshake the client
+    /// changes cipher first).
+    server_ccs_first: bool,
     fatal_alert: bool,
     notes_dropped: bool,
     /// Decryption state when keys were given (`--keylog`, `--rsa-key`).
@@ -1014,7 +1022,13 @@ impl Core {
         self.dirs[d].hs_buf.clear();
         self.dirs[d].hs_skip = 0;
         if Some(dir) == self.server_dir {
-            self.update_resumption(true);
+            if self
+                .client_dir
+                .is_some_and(|c| self.facts.per_dir[c.index()].change_cipher_spec.is_none())
+            {
+                self.server_ccs_first = true;
+            }
+            self.update_resumption();
         }
         if let Some(k) = self.keyed.as_mut() {
             k.on_ccs(dir, &self.facts, self.client_dir);
@@ -1189,7 +1203,7 @@ impl Core {
         df.last_handshake = Some(("certificate".to_string(), frame));
         if self.is_server(dir) {
             self.server_full_handshake = true;
-            self.update_resumption(false);
+            self.update_resumption();
         }
         let body = prefix.get(HS_HEADER_LEN..).unwrap_or(&[]);
         let mut certs = Vec::new();
@@ -1259,7 +1273,18 @@ impl Core {
                 self.hrr_frame.get_or_insert(frame);
                 self.server_dir.get_or_insert(dir);
             }
-            hs::HT_NEW_SESSION_TICKET => self.facts.new_session_ticket = true,
+            hs::HT_NEW_SESSION_TICKET => {
+                self.facts.new_session_ticket = true;
+                if !self.tls13 && self.facts.issued_ticket_digest.is_none() {
+                    self.facts.issued_ticket_digest =
+                        hs::new_session_ticket(body).map(hs::ticket_digest);
+                }
+            }
+            hs::HT_CLIENT_KEY_EXCHANGE if Some(dir) == self.client_dir => {
+                // Only a full handshake has a key exchange.
+                self.client_full_handshake = true;
+                self.update_resumption();
+            }
             hs::HT_HELLO_REQUEST
                 if self.facts.server_hello.is_some() && !self.facts.renegotiation =>
             {
@@ -1267,14 +1292,20 @@ impl Core {
                 self.facts.renegotiation_frame = Some(frame);
             }
             hs::HT_CERTIFICATE => self.on_certificate(dir, body, frame),
-            hs::HT_CERTIFICATE_REQUEST => self.on_certificate_request(body, frame),
+            hs::HT_CERTIFICATE_REQUEST => {
+                self.on_certificate_request(body, frame);
+                if !self.tls13 && Some(dir) == self.server_dir {
+                    self.server_full_handshake = true;
+                    self.update_resumption();
+                }
+            }
             hs::HT_FINISHED => self.dirs[d].saw_finished = true,
             hs::HT_KEY_UPDATE => self.dirs[d].saw_key_update = true,
             hs::HT_SERVER_KEY_EXCHANGE | hs::HT_SERVER_HELLO_DONE
                 if Some(dir) == self.server_dir =>
             {
                 self.server_full_handshake = true;
-                self.update_resumption(false);
+                self.update_resumption();
             }
             _ => {}
         }
@@ -1358,7 +1389,7 @@ impl Core {
             self.facts.resumed = Some(sh.psk);
             self.facts.resumption = sh.psk.then(|| "psk".to_string());
         } else {
-            self.update_resumption(false);
+            self.update_resumption();
         }
         if let Some(k) = self.keyed.as_mut() {
             k.on_server_hello(&self.facts, dir);
@@ -1366,10 +1397,13 @@ impl Core {
         }
     }
 
-    /// TLS ≤ 1.2 abbreviated handshake: session id echoed with no
-    /// Certificate/ServerKeyExchange/ServerHelloDone, or the server goes
-    /// straight to ChangeCipherSpec after its ServerHello.
-    fn update_resumption(&mut self, server_ccs: bool) {
+    /// TLS ≤ 1.2 abbreviated handshake, decided by what the server does,
+    /// not by what the client offers: the server changes cipher first, right
+    /// after its ServerHello (or, until more is seen, echoes the offered
+    /// session id). Any message of a full handshake from either side —
+    /// Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone,
+    /// ClientKeyExchange — rules it out, ticket extension or not.
+    fn update_resumption(&mut self) {
         if self.tls13 || self.sslv2_session {
             return;
         }
@@ -1378,11 +1412,8 @@ impl Core {
         };
         let ch = self.facts.client_hello.as_ref();
         let echoed = !sh.session_id.is_empty() && ch.is_some_and(|c| c.session_id == sh.session_id);
-        let ccs = server_ccs
-            || self
-                .server_dir
-                .is_some_and(|d| self.dirs[d.index()].encrypted);
-        let resumed = !self.server_full_handshake && (echoed || ccs);
+        let full = self.server_full_handshake || self.client_full_handshake;
+        let resumed = !full && (echoed || self.server_ccs_first);
         self.facts.resumed = Some(resumed);
         self.facts.resumption = resumed.then(|| {
             if ch.is_some_and(|c| c.ticket_len > 0) || !echoed {
@@ -1406,7 +1437,7 @@ impl Core {
     fn on_certificate(&mut self, dir: Dir, body: &[u8], frame: FrameNo) {
         if self.is_server(dir) {
             self.server_full_handshake = true;
-            self.update_resumption(false);
+            self.update_resumption();
         }
         let parsed = if self.tls13 {
             hs::parse_certificate_tls13(body)

@@ -7,8 +7,23 @@
 /// Longest first line quoted in a hint (characters).
 pub const MAX_HINT_LINE: usize = 60;
 
+/// OpenVPN over TCP: a 2-byte packet length, then opcode << 3 | key id,
+/// with the opcodes that open a session (P_CONTROL_HARD_RESET_CLIENT_V2/V3,
+/// P_CONTROL_HARD_RESET_SERVER_V2) or carry its TLS (P_CONTROL_V1). Its TLS
+/// runs inside OpenVPN's own framing, so it is not TLS records on the wire.
+fn is_openvpn_tcp(b: &[u8]) -> bool {
+    let (Some(&hi), Some(&lo), Some(&op)) = (b.first(), b.get(1), b.get(2)) else {
+        return false;
+    };
+    let len = usize::from(u16::from_be_bytes([hi, lo]));
+    (14..=1600).contains(&len) && matches!(op >> 3, 4 | 7 | 8 | 10)
+}
+
 /// Describe the first bytes of a direction that are not TLS.
 pub fn looks_like(b: &[u8]) -> String {
+    if is_openvpn_tcp(b) {
+        return "OpenVPN over TCP (its TLS is inside OpenVPN's framing, not TLS records)".into();
+    }
     let line_end = b
         .iter()
         .position(|&c| c == b'\r' || c == b'\n')
@@ -57,6 +72,17 @@ pub fn looks_like(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // See: issue 14, item 9 (OpenVPN on an audited port was reported with the
+    // SIP remedy "the peer sends cleartext to the TLS port").
+    #[test]
+    fn openvpn_hard_reset_over_tcp_is_named() {
+        let reset = [
+            0x00, 0x2a, 0x38, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+        ];
+        assert!(looks_like(&reset).starts_with("OpenVPN over TCP"));
+        assert!(!looks_like(b"INVITE sip:a@b SIP/2.0\r\n").starts_with("OpenVPN"));
+    }
 
     #[test]
     fn sip_request_and_status_lines_are_named() {

@@ -424,6 +424,140 @@ fn session_id_echo_without_certificate_is_resumption() {
     assert_eq!(f.resumption.as_deref(), Some("session-id"));
 }
 
+/// The ClientHello with the ServerHello's session id and a session ticket
+/// extension carrying `ticket` (empty = offers ticket support).
+fn client_hello_with_ticket(ticket: &[u8]) -> Vec<u8> {
+    let mut body = CLIENT_HELLO[5..].to_vec();
+    body.splice(38..39, [0x04, 0xde, 0xad, 0xbe, 0xef]);
+    // Replace the empty extensions block (last 0 bytes) with session_ticket.
+    let mut ext = vec![0x00, 0x23];
+    ext.extend_from_slice(&(ticket.len() as u16).to_be_bytes());
+    ext.extend_from_slice(ticket);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend(ext);
+    let len = body.len() - 4;
+    body[1..4].copy_from_slice(&u24(len));
+    record(22, &body)
+}
+
+// See: issue 14, item 6 (a session ticket offer with a full handshake was
+// reported as "resumed by ticket").
+#[test]
+fn ticket_offer_with_a_client_key_exchange_is_a_full_handshake() {
+    // The server's Certificate and ServerHelloDone were lost in a gap; the
+    // client's ClientKeyExchange still shows the handshake was full.
+    let mut client = cert_msg(&[CLIENT_CERT]);
+    client.extend(hs(16, &[0x55; 130]));
+    let mut client = record(22, &client);
+    client.extend(record(20, &[1]));
+    client.extend(record(22, &[0x77; 40]));
+    let f = run(&[
+        (Dir::AB, client_hello_with_ticket(&[0x5a; 48]), 1),
+        (Dir::BA, record(22, SERVER_HELLO_MSG), 2),
+        (Dir::AB, client, 4),
+        (Dir::BA, server_finish(), 5),
+    ])
+    .finish();
+    assert_eq!((f.resumed, f.resumption.as_deref()), (Some(false), None));
+}
+
+#[test]
+fn server_changing_cipher_first_with_a_ticket_offer_is_ticket_resumption() {
+    let ticket = [0x5a; 48];
+    let mut sh = record(22, SERVER_HELLO_MSG);
+    sh.extend(server_finish());
+    let f = run(&[
+        (Dir::AB, client_hello_with_ticket(&ticket), 1),
+        (Dir::BA, sh, 2),
+        (Dir::AB, record(20, &[1]), 3),
+    ])
+    .finish();
+    assert_eq!(
+        (f.resumed, f.resumption.as_deref()),
+        (Some(true), Some("ticket"))
+    );
+    let ch = f.client_hello.unwrap();
+    assert_eq!(
+        ch.ticket_digest,
+        Some(super::handshake::ticket_digest(&ticket))
+    );
+}
+
+#[test]
+fn new_session_ticket_is_remembered_by_digest() {
+    let ticket = [0x5a; 48];
+    let mut nst = vec![0, 0, 0x1c, 0x20];
+    nst.extend_from_slice(&(ticket.len() as u16).to_be_bytes());
+    nst.extend_from_slice(&ticket);
+    let mut finish = record(22, &hs(4, &nst));
+    finish.extend(server_finish());
+    let mut segs = mutual_session();
+    segs[3] = (Dir::BA, finish, 9);
+    let f = run(&segs).finish();
+    assert!(f.new_session_ticket);
+    assert_eq!(
+        f.issued_ticket_digest,
+        Some(super::handshake::ticket_digest(&ticket))
+    );
+    assert_eq!(f.resumed, Some(false));
+}
+
+// See: issue 14, item 6 (a TLS 1.3 variant, 0x7e01, echoing the session id
+// was taken as resumption) and item 8 (its name).
+#[test]
+fn tls13_variant_echoing_the_session_id_is_not_resumption() {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[7; 32]);
+    body.extend_from_slice(&[0x04, 0xde, 0xad, 0xbe, 0xef, 0x13, 0x01, 0x00]);
+    let ext = [0x00, 0x2b, 0x00, 0x02, 0x7e, 0x01];
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let f = run(&[
+        (Dir::AB, client_hello_with_ticket(&[]), 1),
+        (Dir::BA, record(22, &hs(2, &body)), 2),
+        (Dir::BA, record(23, &[0; 300]), 2),
+    ])
+    .finish();
+    let v = f.negotiated_version.unwrap();
+    assert!(v.is_tls13());
+    assert_eq!(v.name(), "TLSv1.3-draft (Google experiment 1, 0x7e01)");
+    assert_eq!(f.resumed, Some(false));
+}
+
+// See: issue 14, item 2 (a snaplen-cut capture lost every record header).
+#[test]
+fn record_headers_at_segment_starts_after_gaps_are_evidence() {
+    let mut f = TlsFlow::new(TlsLimits::default());
+    let ts = Timestamp::default();
+    // Each segment keeps its first 30 bytes, the rest is a gap.
+    let client_app = record(23, &[0; 168]);
+    let server_app = record(23, &[0; 112]);
+    let hello = CLIENT_HELLO.to_vec();
+    for (dir, bytes, frame) in [
+        (Dir::AB, &hello, 4),
+        (Dir::BA, &server_flight(), 6),
+        (Dir::AB, &client_flight(), 8),
+        (Dir::AB, &client_app, 11),
+        (Dir::BA, &server_app, 17),
+        (Dir::AB, &client_app, 19),
+    ] {
+        let keep = bytes.len().min(30);
+        f.on_data(dir, &bytes[..keep], frame, ts);
+        f.on_gap(dir, (bytes.len() - keep) as u64, frame);
+    }
+    let f = f.finish();
+    assert!(f.saw_tls);
+    assert_eq!(f.per_dir[0].app_data.records, 2);
+    assert_eq!(f.per_dir[1].app_data.records, 1);
+    assert_eq!(
+        f.per_dir[0].app_data.record_versions,
+        vec![(TlsVersion::TLS10, 11)]
+    );
+    assert_eq!(f.per_dir[0].app_data.len_mod16[168 % 16], Some((168, 11)));
+    // The cut handshake records still count as records of that direction.
+    assert_eq!(f.per_dir[1].records, 2);
+}
+
 fn tls13_server_hello(random: [u8; 32], psk: bool) -> Vec<u8> {
     let mut body = vec![0x03, 0x03];
     body.extend_from_slice(&random);
