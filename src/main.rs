@@ -336,6 +336,7 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             LiveEvent::Flow(f) => reporter.flow(checks::judge(*f, &plan.profile))?,
+            LiveEvent::Update(f) => reporter.flow_update(checks::judge(*f, &plan.profile))?,
             LiveEvent::Tick(_) => reporter.progress_summary()?,
             LiveEvent::Dropped(n) => reporter.warning(&format!(
                 "the kernel dropped {n} packet(s): verdicts of flows in that window may be unknown (try --ring-mib)"

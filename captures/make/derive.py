@@ -23,6 +23,8 @@ changes it. Pure Python, no packages: the same inputs give the same bytes.
                                   after the handshake)
   midstream-tls12-3des.pcap       the same cut of tls12-3des.pcap
   midstream-tls12-gcm.pcap        the same cut of tls12-ecdhe-aes128-gcm.pcap
+  midstream-then-reconnect.pcap   the cut of compliant-mtls.pcap, then the same
+                                  peers connect again with a full handshake
 
 Each gets a <name>.expect.json whose verdicts are written by hand below
 from the product contract, like expect.py's.
@@ -236,6 +238,46 @@ def expectations(d, client_port, port12_3des, port12_gcm):
            **unknown_certs)
 
 
+def midstream_then_reconnect(src, dst, new_port):
+    """The mid-stream cut, then the same peers connect again (a full
+    handshake from another client port, one second after the cut ends)."""
+    snaplen, link, frames = read_pcap(src)
+    first = next(i for i, fr in enumerate(frames) if Tcp(fr[3]).payload[:1] == b"\x17")
+    cut = [list(fr) for fr in frames[first:]]
+    old_port = Tcp(frames[0][3]).sport
+    shift = cut[-1][0] + 1 - frames[0][0]
+    again = []
+    for sec, usec, origlen, data in frames:
+        data = bytearray(data)
+        t = Tcp(data)
+        for at in (t.tcp, t.tcp + 2):
+            if struct.unpack(">H", data[at:at + 2])[0] == old_port:
+                data[at:at + 2] = struct.pack(">H", new_port)
+        again.append([sec + shift, usec, origlen, data])
+    write_pcap(dst, snaplen, link, cut + again)
+
+
+def expect_reconnect(d, client_port):
+    """Two flows: the mid-stream cut borrows the certificates of the later
+    full handshake between the same peers; the later one is compliant."""
+    joined = dict(client_port=client_port, server="127.0.0.1:5062", **UNSEEN,
+                  handshake_complete=True,
+                  checks={"handshake": "pass", "version": "pass", "cipher_suite": "unknown",
+                          "empty_fragments": "unknown", "server_cn": "pass", "client_cn": "pass"},
+                  verdict="unknown",
+                  why="joined after the handshake; the CN checks use the certificates of the "
+                      "later connection between the same peers (version from the record layer)")
+    joined["server_cn"], joined["client_cn"] = "imp.example.com", "ocs.example.com"
+    later = dict(client_port=42400, server="127.0.0.1:5062", **COMPLIANT,
+                 checks={c: "pass" for c in CHECKS}, verdict="pass",
+                 why="the same peers connect again with a full, compliant handshake")
+    doc = dict(capture="midstream-then-reconnect.pcap", args=ARGS, exit_code=0,
+               flows=[joined, later])
+    with open(os.path.join(d, "midstream-then-reconnect.expect.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -252,7 +294,9 @@ def main():
     midstream(p("compliant-mtls.pcap"), p("midstream-tls10-3des.pcap"))
     midstream(p("tls12-3des.pcap"), p("midstream-tls12-3des.pcap"))
     midstream(p("tls12-ecdhe-aes128-gcm.pcap"), p("midstream-tls12-gcm.pcap"))
+    midstream_then_reconnect(p("compliant-mtls.pcap"), p("midstream-then-reconnect.pcap"), 42400)
     first_port = lambda n: Tcp(read_pcap(p(n))[2][0][3]).sport
+    expect_reconnect(d, client_port)
     expectations(d, client_port, first_port("tls12-3des.pcap"),
                  first_port("tls12-ecdhe-aes128-gcm.pcap"))
 

@@ -24,12 +24,14 @@ pub(super) fn chain_for(f: &FlowFacts, role: Role) -> Option<SeenChain<'_>> {
         return Some(SeenChain {
             chain: c,
             from_flow_frame: None,
+            from_later_connection: false,
         });
     }
-    if f.tls.resumed != Some(true) {
-        return None;
-    }
-    let prior = f.resumed_from.as_ref()?;
+    let (prior, later) = if f.tls.resumed == Some(true) {
+        (f.resumed_from.as_ref()?, false)
+    } else {
+        (f.certificates_from.as_ref()?, true)
+    };
     let c = match role {
         Role::Server => prior.server_certificates.as_ref(),
         Role::Client => prior.client_certificates.as_ref(),
@@ -37,6 +39,7 @@ pub(super) fn chain_for(f: &FlowFacts, role: Role) -> Option<SeenChain<'_>> {
     Some(SeenChain {
         chain: c,
         from_flow_frame: Some(prior.first_frame),
+        from_later_connection: later,
     })
 }
 
@@ -129,9 +132,16 @@ fn cn_check(
     let via = seen
         .from_flow_frame
         .map(|fr| {
-            format!(
-                " (resumed session: from the full handshake of the flow starting at frame {fr})"
-            )
+            if seen.from_later_connection {
+                format!(
+                    " (the handshake is not in the capture, joined mid-stream at frame {}: from a later connection between the same peers, starting at frame {fr})",
+                    f.first_frame
+                )
+            } else {
+                format!(
+                    " (resumed session: from the full handshake of the flow starting at frame {fr})"
+                )
+            }
         })
         .unwrap_or_default();
     let frames = [seen.chain.frame];
@@ -305,7 +315,12 @@ fn missing_chain(f: &FlowFacts, role: Role, required: bool, expected: &[String])
             _ => {}
         }
     }
-    let reason = if f.tls.server_hello.is_none() {
+    let reason = if f.tls.client_hello.is_none() && f.tcp.midstream {
+        format!(
+            "No {who} certificate seen: the handshake is not in the capture; the connection was already established at frame {}, and no later connection between the same peers shows one.",
+            f.first_frame
+        )
+    } else if f.tls.server_hello.is_none() {
         format!("No {who} certificate seen: the handshake did not get that far in the capture.")
     } else {
         format!("No {who} Certificate message seen.")

@@ -93,6 +93,7 @@ impl FlowBuilder {
                 },
                 tls: TlsFacts::default(),
                 resumed_from: None,
+                certificates_from: None,
             },
         }
     }
@@ -279,7 +280,7 @@ impl FlowBuilder {
             if !ad.record_versions.iter().any(|(v, _)| *v == version) {
                 ad.record_versions.push((version, frame));
             }
-            ad.len_mod16[usize::from(len % 16)].get_or_insert((len, frame));
+            ad.sample_length(len, frame);
             d.records += 1;
         }
         self

@@ -213,9 +213,12 @@ pub struct Finding {
 #[derive(Debug, Clone, Copy)]
 pub struct SeenChain<'a> {
     pub chain: &'a CertChainFacts,
-    /// Set when the chain comes from the full handshake of a resumed
-    /// session: the first frame of that earlier flow.
+    /// Set when the chain comes from another flow: the full handshake of a
+    /// resumed session, or (`from_later_connection`) a later connection
+    /// between the same peers of a flow joined mid-stream. Its first frame.
     pub from_flow_frame: Option<FrameNo>,
+    /// The other flow is a later connection, not the resumed session's origin.
+    pub from_later_connection: bool,
 }
 
 /// The judged flow: facts + checks + findings + overall verdict — all a
@@ -254,10 +257,6 @@ pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
     let server_cn = certificates::server_cn(&facts, profile, server.as_ref(), &mut findings);
     let client_cn = certificates::client_cn(&facts, profile, client.as_ref(), &mut findings);
     certificates::findings(&facts, server.as_ref(), client.as_ref(), &mut findings);
-    other_findings(&facts, &mut findings);
-    findings.sort_by(|a, b| {
-        (a.frames.first(), a.kind, &a.message).cmp(&(b.frames.first(), b.kind, &b.message))
-    });
     let checks = Checks {
         handshake,
         version,
@@ -266,6 +265,10 @@ pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
         server_cn,
         client_cn,
     };
+    other_findings(&facts, &checks, &mut findings);
+    findings.sort_by(|a, b| {
+        (a.frames.first(), a.kind, &a.message).cmp(&(b.frames.first(), b.kind, &b.message))
+    });
     let verdict = checks.overall();
     JudgedFlow {
         facts,
@@ -277,7 +280,7 @@ pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
 }
 
 /// TCP and decoder conditions that limited the analysis (spec §3.5).
-fn other_findings(f: &FlowFacts, out: &mut Vec<Finding>) {
+fn other_findings(f: &FlowFacts, checks: &Checks, out: &mut Vec<Finding>) {
     if f.tls.renegotiation {
         out.push(Finding {
             kind: FindingKind::Renegotiation,
@@ -300,10 +303,44 @@ fn other_findings(f: &FlowFacts, out: &mut Vec<Finding>) {
         });
     }
     if f.tcp.midstream {
+        let message = if f.tls.client_hello.is_none() && f.tls.saw_tls {
+            let inferred: Vec<&str> = [
+                ("version", &checks.version),
+                ("cipher_suite", &checks.cipher_suite),
+            ]
+            .into_iter()
+            .filter(|(_, c)| c.inferred_from.is_some())
+            .map(|(name, _)| name)
+            .collect();
+            let from_record_layer = if inferred.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} answered from the record layer",
+                    inferred.join(" and ")
+                )
+            };
+            let certs = match &f.certificates_from {
+                Some(p) => format!(
+                    "; certificates from the later connection starting at frame {}",
+                    p.first_frame
+                ),
+                None => String::new(),
+            };
+            format!(
+                "joined mid-stream at frame {}: the handshake is not in the capture{from_record_layer}{certs}",
+                f.first_frame
+            )
+        } else {
+            format!(
+                "joined mid-stream at frame {}: the capture starts after the TCP connection was opened (no SYN seen)",
+                f.first_frame
+            )
+        };
         out.push(Finding {
             kind: FindingKind::Midstream,
             role: None,
-            message: "the capture starts after the TCP connection was opened (no SYN seen)".into(),
+            message,
             frames: vec![f.first_frame],
         });
     }

@@ -39,6 +39,9 @@ pub enum LiveEvent {
     Started,
     /// A judged flow.
     Flow(Box<FlowFacts>),
+    /// A flow reported before and still open, with its facts so far
+    /// (at every tick): not a new flow.
+    Update(Box<FlowFacts>),
     /// Periodic tick with capture statistics (kernel drops included).
     Tick(InputStats),
     /// The kernel dropped packets since the last report.
@@ -123,6 +126,9 @@ pub fn run<E: From<EngineError>>(
         if let Some(every) = run.tick_every {
             if last_tick.elapsed() >= every {
                 last_tick = Instant::now();
+                for f in worker.open_reported_snapshots() {
+                    on_event(LiveEvent::Update(Box::new(f)))?;
+                }
                 on_event(LiveEvent::Tick(cap.stats().clone()))?;
             }
         }

@@ -302,20 +302,46 @@ impl OrderedRelease {
     }
 
     /// Hand out every waiting flow that started before frame `low`.
+    ///
+    /// A flow joined mid-stream without certificates waits (and the flows
+    /// behind it with it) until a later connection between the same peers
+    /// that showed them has started before `low` — every flow starting
+    /// before `low` has finished, so the earliest such connection is known
+    /// and the choice does not depend on timing — or until the end of the
+    /// input or a checkpoint lets everything go.
     pub fn release_below(&mut self, low: u64, out: &mut dyn FnMut(FlowFacts)) {
+        self.release(low, false, out);
+    }
+
+    pub fn release_all(&mut self, out: &mut dyn FnMut(FlowFacts)) {
+        self.release(u64::MAX, true, out);
+    }
+
+    fn release(&mut self, low: u64, all: bool, out: &mut dyn FnMut(FlowFacts)) {
         while let Some(entry) = self.pending.first_entry() {
             if entry.key().0 >= low {
                 break;
             }
             let mut f = entry.remove();
+            if f.wants_later_certificates() {
+                let lender = self
+                    .pending
+                    .values()
+                    .take_while(|l| l.first_frame < low)
+                    .find(|l| l.can_supply_certificates_to(&f));
+                match lender {
+                    Some(l) => f.certificates_from = Some(l.as_prior_session()),
+                    None if !all => {
+                        self.push(f);
+                        break;
+                    }
+                    None => {}
+                }
+            }
             self.cache.observe(&mut f);
             self.released += 1;
             out(f);
         }
-    }
-
-    pub fn release_all(&mut self, out: &mut dyn FnMut(FlowFacts)) {
-        self.release_below(u64::MAX, out);
     }
 
     /// At a checkpoint (every flow finished before it is known to be here):

@@ -114,6 +114,23 @@ impl Worker {
         );
     }
 
+    /// Current facts of every open flow that was already reported early,
+    /// in first-frame order: `live` re-reports long-lived connections with
+    /// updated counters instead of staying silent until they close.
+    pub fn open_reported_snapshots(&self) -> Vec<FlowFacts> {
+        let filter = &self.filter;
+        self.table
+            .open_flows()
+            .into_iter()
+            .filter(|f| f.reported)
+            .map(|f| {
+                builder::build(f, f.sink.facts().clone(), self.input, &|p| {
+                    filter.is_audited(p)
+                })
+            })
+            .collect()
+    }
+
     /// Flows finished since the last call (streaming consumers).
     pub fn take_finished(&mut self) -> Vec<FlowFacts> {
         std::mem::take(&mut self.finished)

@@ -145,6 +145,7 @@ pub fn build<S>(
         tcp,
         tls,
         resumed_from: None,
+        certificates_from: None,
     }
 }
 

@@ -123,6 +123,43 @@ pub struct FlowFacts {
     /// the full handshake of that session (same session id or ticket), if any.
     #[serde(skip)]
     pub resumed_from: Option<PriorSession>,
+    /// For a flow joined mid-stream (its handshake is not in the capture): a
+    /// later connection of the same input between the same peers (client
+    /// address, server address and port) whose handshake showed the
+    /// certificates, if any (issue: long-lived federation links).
+    #[serde(skip)]
+    pub certificates_from: Option<PriorSession>,
+}
+
+impl FlowFacts {
+    /// Joined mid-stream with no handshake to read certificates from: a
+    /// later connection between the same peers may supply them.
+    pub fn wants_later_certificates(&self) -> bool {
+        self.tcp.midstream
+            && self.tls.saw_tls
+            && self.tls.client_hello.is_none()
+            && self.tls.server_certificates.is_none()
+    }
+
+    /// A later flow that can supply this one's certificates: same client
+    /// and server address and server port, and a server Certificate seen.
+    pub fn can_supply_certificates_to(&self, joined: &FlowFacts) -> bool {
+        self.first_frame > joined.first_frame
+            && self.client.ip() == joined.client.ip()
+            && self.server == joined.server
+            && self.tls.server_certificates.is_some()
+    }
+
+    /// What a later flow can lend (see [`FlowFacts::certificates_from`]).
+    pub fn as_prior_session(&self) -> PriorSession {
+        PriorSession {
+            first_frame: self.first_frame,
+            client: self.client,
+            server: self.server,
+            server_certificates: self.tls.server_certificates.clone(),
+            client_certificates: self.tls.client_certificates.clone(),
+        }
+    }
 }
 
 /// The full handshake a resumed session refers to (spec §3.4).

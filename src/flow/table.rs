@@ -501,6 +501,13 @@ impl<S: StreamSink> FlowTable<S> {
         None
     }
 
+    /// Every open flow, in first-frame order (for periodic re-reports).
+    pub fn open_flows(&self) -> Vec<&Flow<S>> {
+        let mut v: Vec<&Flow<S>> = self.flows.values().collect();
+        v.sort_by_key(|f| (f.first_frame, f.key));
+        v
+    }
+
     /// An open flow by key.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<S>> {
         self.flows.get_mut(key)

@@ -267,6 +267,30 @@ impl Reporter {
         Ok(())
     }
 
+    /// A flow reported before and still open (live), with its facts so far:
+    /// a `flow_update` event in jsonl, a line in a streaming table; not
+    /// counted again in the summary.
+    pub fn flow_update(&mut self, flow: JudgedFlow) -> Result<(), RenderError> {
+        if !self.opts.only.lists(flow.verdict) {
+            return Ok(());
+        }
+        match self.opts.format {
+            Format::Jsonl => {
+                let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
+                json::event_line(&mut self.line, "flow_update", &rec)?;
+                self.write_line()?;
+            }
+            Format::Table if self.opts.streaming => {
+                let rec = ListedFlow::new(flow, &mut self.redactor);
+                write!(self.out, "update: ")?;
+                table::write_flow_line(&mut *self.out, 0, &rec, self.opts.color)?;
+                self.out.flush()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// Write the event in `self.line` in one call and flush it (`jsonl`
     /// can be followed live).
     fn write_line(&mut self) -> Result<(), RenderError> {

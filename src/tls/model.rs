@@ -241,17 +241,25 @@ pub struct AppDataStats {
     /// handshake a TLS ≤ 1.2 record carries the negotiated version (TLS 1.3:
     /// 0x0303), which is evidence when the ServerHello is not in the capture.
     pub record_versions: Vec<(TlsVersion, FrameNo)>,
-    /// For each residue of the record length modulo 16, the first record
-    /// with it (length, frame): what block size and MAC the suite can have
-    /// (a 64-bit block cipher never writes a length that is not a multiple of
-    /// 8 under MAC-then-encrypt).
-    pub len_mod16: [Option<(u16, FrameNo)>; 16],
+    /// For each residue of the record length modulo 16 seen, the first
+    /// record with it (length, frame): what block size and MAC the suite can
+    /// have (a 64-bit block cipher never writes a length that is not a
+    /// multiple of 8 under MAC-then-encrypt). At most 16 entries; empty (no
+    /// allocation) for flows without application data.
+    pub len_mod16: Vec<(u16, FrameNo)>,
 }
 
 impl AppDataStats {
     /// Lengths seen, as (length, first frame), one per residue mod 16.
     pub fn length_samples(&self) -> impl Iterator<Item = (u16, FrameNo)> + '_ {
-        self.len_mod16.iter().flatten().copied()
+        self.len_mod16.iter().copied()
+    }
+
+    /// Keep `len` as the sample of its residue mod 16 if it is the first.
+    pub fn sample_length(&mut self, len: u16, frame: FrameNo) {
+        if !self.len_mod16.iter().any(|(l, _)| l % 16 == len % 16) {
+            self.len_mod16.push((len, frame));
+        }
     }
 }
 

@@ -52,6 +52,10 @@ pub const HUNT_WINDOW: usize = 64 * 1024;
 /// Bytes at the start of a direction searched for TLS after a cleartext
 /// prefix (STARTTLS, proxies) before the direction is declared not TLS.
 pub const STARTTLS_SCAN_LIMIT: u64 = 64 * 1024;
+/// Application-data records after which a flow joined mid-stream counts as
+/// judged (live reports it then): enough for the record-layer answers,
+/// bounded so a week-long link shows up in its first minute.
+pub const MIDSTREAM_SETTLE_RECORDS: u64 = 16;
 /// Consecutive plausible record headers that confirm a boundary on their own.
 const SYNC_CHAIN: usize = 3;
 /// Tail bytes kept of a skipped protected record: TLS 1.0 CBC needs its last
@@ -246,7 +250,15 @@ impl Session {
 
     pub fn is_settled(&self) -> bool {
         let f = &self.core.facts;
-        self.core.fatal_alert
+        // Joined mid-stream: no handshake will come; once enough records
+        // have shown the record layer, report rather than wait for the end
+        // of a connection that may stay open for days.
+        let midstream_enough = f.client_hello.is_none()
+            && f.server_hello.is_none()
+            && f.per_dir.iter().map(|d| d.app_data.records).sum::<u64>()
+                >= MIDSTREAM_SETTLE_RECORDS;
+        midstream_enough
+            || self.core.fatal_alert
             || f.per_dir.iter().all(|d| {
                 // SSLv2 records after the hellos are all opaque: no application-data type.
                 d.encrypted_handshake.is_some()
@@ -989,7 +1001,7 @@ impl Core {
         if !st.record_versions.iter().any(|(seen, _)| *seen == v) {
             push_capped(&mut st.record_versions, (v, frame), MAX_RECORD_VERSIONS);
         }
-        st.len_mod16[rec.len % 16].get_or_insert((rec.len as u16, frame));
+        st.sample_length(rec.len as u16, frame);
         if rec.len == 0 {
             st.zero_length_records += 1;
             push_capped(&mut st.zero_length_frames, frame, MAX_EVIDENCE_FRAMES);

@@ -553,9 +553,33 @@ fn record_headers_at_segment_starts_after_gaps_are_evidence() {
         f.per_dir[0].app_data.record_versions,
         vec![(TlsVersion::TLS10, 11)]
     );
-    assert_eq!(f.per_dir[0].app_data.len_mod16[168 % 16], Some((168, 11)));
+    assert_eq!(f.per_dir[0].app_data.len_mod16, vec![(168, 11)]);
     // The cut handshake records still count as records of that direction.
     assert_eq!(f.per_dir[1].records, 2);
+}
+
+// See: issue 15, item 5 (a link joined mid-stream was reported only when it
+// ended, which for a federation link can be days).
+#[test]
+fn flow_joined_midstream_is_settled_after_a_bounded_number_of_records() {
+    let mut f = TlsFlow::new(TlsLimits::default());
+    let per_side = super::session::MIDSTREAM_SETTLE_RECORDS / 2;
+    for i in 0..per_side {
+        assert!(!flow_settled(&f), "settled after {} records", 2 * i);
+        f.on_data(
+            Dir::AB,
+            &record(23, &[0; 168]),
+            2 * i + 1,
+            Timestamp::default(),
+        );
+        f.on_data(
+            Dir::BA,
+            &record(23, &[0; 112]),
+            2 * i + 2,
+            Timestamp::default(),
+        );
+    }
+    assert!(flow_settled(&f));
 }
 
 fn tls13_server_hello(random: [u8; 32], psk: bool) -> Vec<u8> {
