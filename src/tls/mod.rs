@@ -28,7 +28,9 @@ pub mod sniff;
 pub mod sslv2;
 pub mod suites;
 
-pub use session::{MAX_ALERTS, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES, MAX_NOTES};
+pub use session::{
+    MAX_ALERTS, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES, MAX_NOTES, MAX_TIMELINE_EVENTS,
+};
 
 use std::sync::Arc;
 
