@@ -8,6 +8,7 @@ mod capture_corpus;
 mod captures;
 mod cli;
 mod corpus;
+mod html_browser;
 mod keys;
 mod layering;
 mod live;

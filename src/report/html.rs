@@ -31,6 +31,7 @@ table { border-collapse: collapse; font-size: 13px; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f4f6; }
 td.num { text-align: right; }
+#summary, .checks { width: 100%; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
 .c-fail { background: var(--fail-bg); color: var(--fail); font-weight: bold; }
 .c-unknown { background: var(--unknown-bg); color: var(--unknown); }
@@ -58,7 +59,7 @@ details.v-pass { border-left-color: #15803d; }
 summary { cursor: pointer; font-weight: bold; }
 .checks td:first-child { white-space: nowrap; }
 .remedy { color: var(--fail); }
-.ladder-box { overflow-x: auto; margin-top: 10px; }
+.ladder-box { overflow-x: auto; margin: 10px 0; }
 svg.ladder { max-width: 100%; height: auto; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 "#;
@@ -88,15 +89,20 @@ fn badge(v: Verdict) -> String {
     )
 }
 
+/// Escaped text that may break after `_` (suite names are one long word).
+fn breakable(s: &str) -> String {
+    esc(s).replace('_', "_<wbr>")
+}
+
 /// A table cell coloured by the check's verdict.
 fn check_td(c: &CheckResult, text: &str) -> String {
     match c.verdict {
         Verdict::Fail | Verdict::Unknown => format!(
             r#"<td class="c-{}">{}</td>"#,
             verdict_class(c.verdict),
-            esc(text)
+            breakable(text)
         ),
-        _ => format!("<td>{}</td>", esc(text)),
+        _ => format!("<td>{}</td>", breakable(text)),
     }
 }
 
@@ -321,6 +327,14 @@ fn write_flow(out: &mut dyn Write, l: &Listed) -> Result<(), RenderError> {
         "<p>Input {}, first frame {}, first seen {}.</p>",
         r.input, r.first_frame, r.first_seen
     )?;
+    // The picture first: who said what, and where it went wrong.
+    if let Some(ladder) = &r.ladder {
+        writeln!(
+            out,
+            "<div class=\"ladder-box\">{}</div>",
+            svg::ladder(ladder, &r.client, &r.server, &r.checks)
+        )?;
+    }
     writeln!(out, "<table class=\"checks\"><tr><th>check</th><th>verdict</th><th>expected</th><th>observed</th><th>evidence frames</th><th>reason</th></tr>")?;
     for (name, c) in r.checks.iter() {
         let remedy = c
@@ -338,8 +352,8 @@ fn write_flow(out: &mut dyn Write, l: &Listed) -> Result<(), RenderError> {
             out,
             "<tr><td>{name}</td><td{cls}>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}{remedy}</td></tr>",
             c.verdict.name(),
-            esc(&c.expected.join(", ")),
-            esc(c.observed.as_deref().unwrap_or("-")),
+            breakable(&c.expected.join(", ")),
+            breakable(c.observed.as_deref().unwrap_or("-")),
             if c.frames.is_empty() {
                 "-".to_string()
             } else {
@@ -363,13 +377,6 @@ fn write_flow(out: &mut dyn Write, l: &Listed) -> Result<(), RenderError> {
     }
     if let Some(d) = &r.decryption {
         writeln!(out, "<p>Decryption: {}</p>", esc(d))?;
-    }
-    if let Some(ladder) = &r.ladder {
-        writeln!(
-            out,
-            "<div class=\"ladder-box\">{}</div>",
-            svg::ladder(ladder, &r.client, &r.server, &r.checks)
-        )?;
     }
     writeln!(out, "</details>")?;
     Ok(())

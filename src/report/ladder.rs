@@ -369,8 +369,9 @@ impl Ladder {
 }
 
 /// The note of a mark: `✗ handshake: <reason> Remedy: <remedy>` (`?` for
-/// unknown), `None` when the check is not in `checks`.
-pub fn mark_note(m: &Mark, checks: &Checks) -> Option<String> {
+/// unknown), `None` when the check is not in `checks`. A remedy already in
+/// `shown` (an earlier note of the same diagram) is written `as above`.
+pub fn mark_note(m: &Mark, checks: &Checks, shown: &mut Vec<String>) -> Option<String> {
     let (_, c) = checks.iter().into_iter().find(|(n, _)| *n == m.check)?;
     let sign = if m.verdict == Verdict::Fail {
         "✗"
@@ -379,8 +380,13 @@ pub fn mark_note(m: &Mark, checks: &Checks) -> Option<String> {
     };
     let mut s = format!("{sign} {}: {}", m.check, c.reason);
     if let Some(remedy) = &c.remedy {
-        s.push_str(" Remedy: ");
-        s.push_str(remedy);
+        if shown.contains(remedy) {
+            s.push_str(" Remedy: as above.");
+        } else {
+            s.push_str(" Remedy: ");
+            s.push_str(remedy);
+            shown.push(remedy.clone());
+        }
     }
     Some(s)
 }
@@ -505,6 +511,32 @@ mod tests {
         let l = ladder(FlowBuilder::new().hellos_only().build());
         assert!(!l.marks.is_empty());
         assert!(l.marks.iter().all(|m| m.verdict == Verdict::Unknown));
+    }
+
+    #[test]
+    fn a_remedy_is_written_once_per_diagram() {
+        let j = judge(
+            FlowBuilder::new()
+                .client_hello(4, TlsVersion::TLS12, &[0x009c])
+                .alert(Role::Server, 5, 2, 40)
+                .build(),
+            &Profile::builtin(),
+        );
+        let m = Mark {
+            check: "handshake",
+            verdict: Verdict::Fail,
+            after: Some(2),
+        };
+        let mut shown = Vec::new();
+        let first = mark_note(&m, &j.checks, &mut shown).unwrap();
+        let again = mark_note(&m, &j.checks, &mut shown).unwrap();
+        let remedy = j.checks.handshake.remedy.clone().unwrap();
+        assert!(
+            first.starts_with("✗ handshake: The handshake failed"),
+            "{first}"
+        );
+        assert!(first.ends_with(&format!(" Remedy: {remedy}")), "{first}");
+        assert!(again.ends_with(" Remedy: as above."), "{again}");
     }
 
     #[test]

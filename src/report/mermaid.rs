@@ -89,9 +89,10 @@ pub fn diagram(ladder: &Ladder, client: &str, server: &str, checks: &Checks) -> 
     if ladder.midstream {
         out.push_str("    Note over C,S: capture starts mid-connection (no SYN seen)\n");
     }
-    let notes = |out: &mut String, marks: &mut dyn Iterator<Item = &Mark>| {
+    let mut shown = Vec::new();
+    let mut notes = |out: &mut String, marks: &mut dyn Iterator<Item = &Mark>| {
         for m in marks {
-            if let Some(n) = mark_note(m, checks) {
+            if let Some(n) = mark_note(m, checks, &mut shown) {
                 let _ = writeln!(out, "    Note over C,S: {}", wrapped(&n));
             }
         }

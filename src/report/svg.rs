@@ -93,10 +93,11 @@ fn notes<'a>(
     y: u32,
     marks: impl Iterator<Item = &'a super::ladder::Mark>,
     checks: &Checks,
+    shown: &mut Vec<String>,
 ) -> u32 {
     let mut y = y;
     for m in marks {
-        let Some(text) = mark_note(m, checks) else {
+        let Some(text) = mark_note(m, checks, shown) else {
             continue;
         };
         let lines = wrap_words(&text, NOTE_WIDTH);
@@ -125,6 +126,7 @@ fn notes<'a>(
 /// The ladder as one `<svg>` element.
 pub fn ladder(ladder: &Ladder, client: &str, server: &str, checks: &Checks) -> String {
     let mut body = String::new();
+    let mut shown = Vec::new();
     let mut y = HEAD_H + 16;
     if ladder.midstream {
         let _ = write!(
@@ -221,7 +223,7 @@ pub fn ladder(ladder: &Ladder, client: &str, server: &str, checks: &Checks) -> S
         body.push_str("</g>");
         y += RUNG_H;
         if marked.is_some() {
-            y = notes(&mut body, y, ladder.marks_after(i), checks);
+            y = notes(&mut body, y, ladder.marks_after(i), checks, &mut shown);
         }
     }
     if ladder.dropped > 0 {
@@ -233,7 +235,7 @@ pub fn ladder(ladder: &Ladder, client: &str, server: &str, checks: &Checks) -> S
         );
         y += RUNG_H;
     }
-    y = notes(&mut body, y, ladder.marks_at_end(), checks);
+    y = notes(&mut body, y, ladder.marks_at_end(), checks, &mut shown);
     let height = y + 8;
 
     let mut out = String::with_capacity(body.len() + 1024);
