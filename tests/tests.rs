@@ -10,6 +10,7 @@ mod cli;
 mod corpus;
 mod html_browser;
 mod keys;
+mod ladders;
 mod layering;
 mod live;
 mod ordering;
