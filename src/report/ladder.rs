@@ -183,7 +183,11 @@ impl Ladder {
                     if named_next {
                         continue;
                     }
-                    let after_ccs = i > 0
+                    // TLS 1.3's ChangeCipherSpec is a compatibility dummy: its
+                    // first protected record is the server's whole flight.
+                    let tls13 = tls.negotiated_version.is_some_and(|v| v.is_tls13());
+                    let after_ccs = !tls13
+                        && i > 0
                         && events[..i]
                             .iter()
                             .rev()
@@ -504,6 +508,23 @@ mod tests {
         );
         assert_eq!(l.is_marked(2), Some(Verdict::Fail));
         assert_eq!(l.is_marked(1), l.marks_after(1).map(|m| m.verdict).max());
+    }
+
+    #[test]
+    fn tls13_protected_flight_is_not_called_finished() {
+        let l = ladder(
+            FlowBuilder::new()
+                .client_hello(4, TlsVersion::TLS12, &[0x1302])
+                .server_hello(5, TlsVersion::TLS13, 0x1302)
+                .finished(Role::Server, 5)
+                .build(),
+        );
+        let labels: Vec<&str> = l.rungs.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(
+            &labels[3..],
+            &["ChangeCipherSpec", "Encrypted handshake"],
+            "{labels:?}"
+        );
     }
 
     #[test]
