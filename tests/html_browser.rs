@@ -1,8 +1,9 @@
 //! The HTML report in a real browser: headless Chromium (Debian package
 //! `chromium`; `.ci/run` installs it) loads the report of shipped captures
 //! with no console message (the page's Content-Security-Policy turns any
-//! outside resource into one, and so does a malformed SVG attribute), and a
-//! screenshot shows the findings table and a ladder where they belong.
+//! outside resource into one, and so does a malformed SVG attribute), a
+//! screenshot shows the findings table and a ladder where they belong, and
+//! the verdict filter hides the other flows.
 //!
 //! Without Chromium the tests skip with a message; with `CI=true` they
 //! fail. `TLSAUDIT_CHROMIUM` names another binary.
@@ -214,6 +215,25 @@ fn html_report_loads_in_chromium_without_console_errors_and_shows_table_and_ladd
     // Neither region is blank: text and lines around the coloured pixels.
     assert!(shot.ink(table_top.saturating_sub(60), table_top + 60) > 0.05);
     assert!(shot.ink(ladder_top, ladder_bottom) > 0.05);
+
+    // 3. The verdict filter (CSS only): the same page with "pass" chosen,
+    //    as a click on it would, shows no failing cell at all.
+    let filtered = dir.path().join("pass-only.html");
+    let html_pass = html
+        .replace(r#"id="f-all" checked>"#, r#"id="f-all">"#)
+        .replace(r#"id="f-pass">"#, r#"id="f-pass" checked>"#);
+    assert_ne!(html_pass, html, "the filter radios are where expected");
+    std::fs::write(&filtered, html_pass).expect("write filtered page");
+    let png_pass = dir.path().join("pass-only.png");
+    let run = browser(&bin, &dir.path().join("profile-pass"), (1100, 1900))
+        .arg(format!("--screenshot={}", png_pass.display()))
+        .arg(format!("file://{}", filtered.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(run.status.success(), "chromium failed: {run:?}");
+    let shot = Shot::load(&png_pass);
+    assert_eq!(shot.find(FAIL_CELL), None, "failing flows are hidden");
+    assert_eq!(shot.find(FAIL_HIGHLIGHT), None, "and so are their ladders");
 
     if std::env::var("TLSAUDIT_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
         // The README's picture: the failing-handshake ticket alone.
