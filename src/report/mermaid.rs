@@ -201,6 +201,31 @@ mod tests {
     }
 
     #[test]
+    fn midstream_flow_says_where_the_capture_joined() {
+        let d = render(
+            FlowBuilder::new()
+                .midstream()
+                .app_data(Role::Client, 20, 1)
+                .app_data(Role::Server, 21, 2)
+                .build(),
+        );
+        let s = statements(&d);
+        assert_eq!(
+            s[4],
+            "Note over C,S: capture starts mid-connection (no SYN seen)"
+        );
+        assert!(
+            s[5].starts_with("C-->>S: Application Data [frame 20, +"),
+            "{d}"
+        );
+        assert!(
+            s[6].starts_with("S-->>C: Application Data ×2 [frames 21–23, +"),
+            "{d}"
+        );
+        assert!(!d.contains("SYN ["), "no SYN rung: {d}");
+    }
+
+    #[test]
     fn text_cannot_end_or_start_a_statement() {
         assert_eq!(text("a;b#c<d>\ne"), "a#59;b#35;c#60;d#62; e");
         let w = wrapped(&"word ".repeat(40));
