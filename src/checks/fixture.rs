@@ -24,9 +24,9 @@ use crate::decode::{Endpoint, FlowKey};
 use crate::facts::{CloseFacts, FlowFacts, GapFacts, PriorSession, Role, RoleSource, TcpFacts};
 use crate::tls::model::{
     AlertFacts, CertChainFacts, CertFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts,
-    DirectionFacts, FrameNo, NotTlsFacts, ServerHelloFacts, Step, TimelineEvent, TlsFacts,
-    TlsVersion,
+    DirectionFacts, FrameNo, NotTlsFacts, ServerHelloFacts, TlsFacts, TlsVersion,
 };
+use crate::tls::model::{Step, TimelineEvent};
 
 /// 2026-01-01T10:00:00Z: the fixture's capture time.
 pub const CAPTURE_TIME: i64 = 1_767_261_600;

@@ -28,8 +28,9 @@ use super::handshake::{self as hs, HsHeader, HS_HEADER_LEN};
 use super::keyed::{AfterRecord, FlowKeys};
 use super::model::{
     AlertFacts, CertChainFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts, FrameNo,
-    NotTlsFacts, ServerHelloFacts, Step, TimelineEvent, TlsFacts, TlsVersion,
+    NotTlsFacts, ServerHelloFacts, TlsFacts, TlsVersion,
 };
+use super::model::{Step, TimelineEvent};
 use super::records::{self, ContentType, SyncRule, HEADER_LEN};
 use super::sniff;
 use super::sslv2;
