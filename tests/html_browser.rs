@@ -53,6 +53,8 @@ fn browser(bin: &Path, profile: &Path, window: (u32, u32)) -> Command {
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        // Containers often have a small /dev/shm.
+        "--disable-dev-shm-usage",
         "--disable-quic",
         "--no-first-run",
         "--disable-background-networking",

@@ -8,7 +8,8 @@
 //! both lifelines. The step a failing check points at sits in a red `rect`
 //! (yellow for unknown) followed by a `Note` with the check, its reason and
 //! remedy. Text is escaped with Mermaid's `#code;` entities where it would
-//! end a statement or start one (`;`, `#`, `<`, `>`), and long notes are
+//! end a statement or start one (`;`, `#`, `<`, `>`) or the Markdown fence
+//! (backticks), and long notes are
 //! broken with `<br/>` so the diagram stays narrow.
 
 use std::fmt::Write as _;
@@ -30,6 +31,8 @@ fn text(s: &str) -> String {
             ';' => out.push_str("#59;"),
             '<' => out.push_str("#60;"),
             '>' => out.push_str("#62;"),
+            // A run of backticks in a CN would close the Markdown fence.
+            '`' => out.push_str("#96;"),
             '\r' | '\n' | '\t' => out.push(' '),
             c => out.push(c),
         }
@@ -228,6 +231,7 @@ mod tests {
     #[test]
     fn text_cannot_end_or_start_a_statement() {
         assert_eq!(text("a;b#c<d>\ne"), "a#59;b#35;c#60;d#62; e");
+        assert_eq!(text("```"), "#96;#96;#96;");
         let w = wrapped(&"word ".repeat(40));
         assert!(w.split("<br/>").all(|l| l.chars().count() <= NOTE_WIDTH));
         assert_eq!(w.split("<br/>").count(), 4);
