@@ -10,7 +10,8 @@
 //! 4. [`tls`] — record walk, handshake, certificates → `TlsFacts`
 //! 5. [`facts`] — per-flow owned `FlowFacts` (roles, TCP, TLS)
 //! 6. [`profile`] + [`checks`] — expected configuration → per-check verdicts
-//! 7. [`report`] — table, JSON, JSON Lines, Markdown
+//! 7. [`report`] — table, JSON, JSON Lines, Markdown (with Mermaid handshake
+//!    ladders), self-contained HTML (with SVG ladders)
 //!
 //! [`engine`] drives the stages (single thread or sharded workers) and
 //! [`cli`] resolves the command line into a plan.

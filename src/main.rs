@@ -170,8 +170,13 @@ fn run_check(
 ) -> anyhow::Result<ExitCode> {
     let plan = Plan::for_check(common, inputs)?;
     let out = open_output(plan.output.as_deref())?;
-    let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
-    let markdown = plan.report.format == tlsaudit::report::Format::Markdown;
+    let mut reporter =
+        Reporter::new(plan.report.clone(), &plan.profile, out).with_diagrams(plan.diagrams);
+    // Both ticket formats name each input by its SHA-256.
+    let markdown = matches!(
+        plan.report.format,
+        tlsaudit::report::Format::Markdown | tlsaudit::report::Format::Html
+    );
     let echo_warnings = !plan.quiet
         && (plan.output.is_some()
             || matches!(
@@ -324,7 +329,8 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
         write: args.write.clone(),
     };
     let out = open_output(plan.output.as_deref())?;
-    let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
+    let mut reporter =
+        Reporter::new(plan.report.clone(), &plan.profile, out).with_diagrams(plan.diagrams);
     let stats = live_engine::run::<anyhow::Error>(&run, &plan.engine, &mut |ev| {
         match ev {
             LiveEvent::Started => {

@@ -63,6 +63,19 @@ fn markdown_ticket_matches_its_snapshot() {
 }
 
 #[test]
+fn mermaid_ladders_match_their_snapshot() {
+    // Every flow's ladder: a refused handshake (no shared cipher), a
+    // compliant one, empty fragments, and TLS 1.2 with an AEAD suite.
+    let mut args = vec!["--format", "markdown", "--diagram", "all"];
+    args.extend(CN_ARGS);
+    args.extend([
+        "captures/no-shared-cipher.pcap",
+        "captures/several-flows.pcap",
+    ]);
+    check_snapshot("ladders.md", &args);
+}
+
+#[test]
 fn table_matches_its_snapshot() {
     let mut args = vec!["--format", "table"];
     args.extend(CN_ARGS);

@@ -26,10 +26,17 @@ use crate::tls::model::{
     AlertFacts, CertChainFacts, CertFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts,
     DirectionFacts, FrameNo, NotTlsFacts, ServerHelloFacts, TlsFacts, TlsVersion,
 };
+use crate::tls::model::{Step, TimelineEvent};
 
 /// 2026-01-01T10:00:00Z: the fixture's capture time.
 pub const CAPTURE_TIME: i64 = 1_767_261_600;
 const DAY: i64 = 86_400;
+
+/// Capture time of `frame` in the fixture: one millisecond per frame after
+/// [`CAPTURE_TIME`].
+pub fn at(frame: FrameNo) -> Timestamp {
+    Timestamp::new(CAPTURE_TIME, (frame.min(999) as u32) * 1_000_000)
+}
 
 /// Builder of one flow's facts.
 #[derive(Debug, Clone)]
@@ -122,8 +129,20 @@ impl FlowBuilder {
         self.f.last_frame = self.f.last_frame.max(frame);
     }
 
+    /// A step of the timeline (the ladder diagram), as the TLS stage records it.
+    fn step(&mut self, role: Role, frame: FrameNo, step: Step) {
+        let dir = self.f.dir_of(role);
+        self.f.tls.timeline.push(TimelineEvent {
+            frame,
+            ts: at(frame),
+            dir,
+            step,
+        });
+    }
+
     fn hs(&mut self, role: Role, name: &str, frame: FrameNo) {
         self.touch(frame);
+        self.step(role, frame, Step::Handshake(name.to_string()));
         let d = self.dir_mut(role);
         d.handshake_messages.push(name.to_string());
         d.last_handshake = Some((name.to_string(), frame));
@@ -237,6 +256,8 @@ impl FlowBuilder {
     /// ChangeCipherSpec + encrypted Finished of `role` at `frame`.
     pub fn finished(mut self, role: Role, frame: FrameNo) -> Self {
         self.touch(frame);
+        self.step(role, frame, Step::ChangeCipherSpec);
+        self.step(role, frame, Step::EncryptedHandshake);
         let d = self.dir_mut(role);
         d.change_cipher_spec = Some(frame);
         d.encrypted_handshake = Some(frame);
@@ -248,6 +269,18 @@ impl FlowBuilder {
     /// the minimal CBC size is set from the negotiated suite.
     pub fn app_data(mut self, role: Role, frame: FrameNo, records: u64) -> Self {
         self.touch(frame);
+        let mut counts = [0; 2];
+        counts[self.f.dir_of(role).index()] = records;
+        let last_frame = frame + records.saturating_sub(1) * 2;
+        self.step(
+            role,
+            frame,
+            Step::AppData {
+                records: counts,
+                last_frame,
+                last_ts: at(last_frame),
+            },
+        );
         let minimal = match self.f.tls.cipher_suite {
             Some(CipherSuiteId(0x000a)) => Some(24),
             Some(CipherSuiteId(0x002f)) => Some(32),
@@ -303,6 +336,14 @@ impl FlowBuilder {
     /// An alert in the clear from `role`.
     pub fn alert(mut self, role: Role, frame: FrameNo, level: u8, description: u8) -> Self {
         self.touch(frame);
+        self.step(
+            role,
+            frame,
+            Step::Alert {
+                level: Some(level),
+                description: Some(description),
+            },
+        );
         self.f.tls.alerts.push(AlertFacts {
             frame,
             dir: Some(self.f.dir_of(role)),
@@ -317,6 +358,14 @@ impl FlowBuilder {
     /// An encrypted alert from `role`.
     pub fn encrypted_alert(mut self, role: Role, frame: FrameNo) -> Self {
         self.touch(frame);
+        self.step(
+            role,
+            frame,
+            Step::Alert {
+                level: None,
+                description: None,
+            },
+        );
         self.f.tls.alerts.push(AlertFacts {
             frame,
             dir: Some(self.f.dir_of(role)),
@@ -335,6 +384,7 @@ impl FlowBuilder {
             from: role,
             frame,
             kind,
+            ts: at(frame),
         });
         self
     }

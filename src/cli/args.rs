@@ -33,6 +33,19 @@ pub enum FormatArg {
     Json,
     Jsonl,
     Markdown,
+    /// One self-contained HTML file with an SVG handshake ladder per flow.
+    Html,
+}
+
+/// Which flows get a handshake ladder (Markdown: Mermaid, HTML: SVG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagramArg {
+    /// Flows that fail or are unknown.
+    Failing,
+    /// Every listed flow.
+    All,
+    /// No ladder.
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,6 +82,9 @@ pub struct CommonArgs {
     /// Which flows to list (the summary always counts all).
     #[arg(long, value_enum, default_value = "all")]
     pub only: OnlyArg,
+    /// Handshake ladders in markdown/html reports [default: failing for markdown, all for html].
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub diagram: Option<DiagramArg>,
     /// Replace IP addresses with consistent tokens and drop certificate serials.
     #[arg(long)]
     pub redact: bool,

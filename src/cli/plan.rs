@@ -6,11 +6,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::args::{CommonArgs, FormatArg, OnlyArg};
+use super::args::{CommonArgs, DiagramArg, FormatArg, OnlyArg};
 use crate::engine::{EngineOptions, PortFilter};
 use crate::flow::FlowLimits;
 use crate::profile::{Profile, ProfileError};
-use crate::report::{Format, Only, ReportOptions};
+use crate::report::{Diagrams, Format, Only, ReportOptions};
 use crate::tls::decrypt::{Keys, KeysError};
 use crate::tls::TlsLimits;
 
@@ -46,6 +46,8 @@ pub struct Plan {
     pub profile: Profile,
     pub engine: EngineOptions,
     pub report: ReportOptions,
+    /// Which flows get a handshake ladder (Markdown, HTML).
+    pub diagrams: Diagrams,
     pub output: Option<PathBuf>,
     pub strict: bool,
     pub quiet: bool,
@@ -91,6 +93,7 @@ impl Plan {
             Some(FormatArg::Json) => Format::Json,
             Some(FormatArg::Jsonl) => Format::Jsonl,
             Some(FormatArg::Markdown) => Format::Markdown,
+            Some(FormatArg::Html) => Format::Html,
             None if live && !to_terminal => Format::Jsonl,
             None => Format::Table,
         };
@@ -99,6 +102,12 @@ impl Plan {
             OnlyArg::Fail => Only::Fail,
             OnlyArg::Unknown => Only::Unknown,
             OnlyArg::All => Only::All,
+        };
+        let diagrams = match c.diagram {
+            Some(DiagramArg::Failing) => Diagrams::Failing,
+            Some(DiagramArg::All) => Diagrams::All,
+            Some(DiagramArg::None) => Diagrams::None,
+            None => Diagrams::default_for(format),
         };
         Ok(Plan {
             inputs: Vec::new(),
@@ -125,6 +134,7 @@ impl Plan {
                 color,
                 streaming: live,
             },
+            diagrams,
             output: c.output.clone(),
             strict: c.strict,
             quiet: c.quiet,

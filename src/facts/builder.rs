@@ -125,10 +125,11 @@ pub fn build<S>(
     tcp.closes = flow
         .closes
         .iter()
-        .map(|&(dir, frame, kind)| CloseFacts {
+        .map(|&(dir, frame, kind, ts)| CloseFacts {
             from: role_of(dir),
             frame,
             kind,
+            ts,
         })
         .collect();
     FlowFacts {

@@ -69,6 +69,8 @@ pub struct CloseFacts {
     pub frame: u64,
     /// `fin` or `rst`.
     pub kind: &'static str,
+    /// Capture time of that frame.
+    pub ts: Timestamp,
 }
 
 /// TCP-level facts of one flow, per role.

@@ -166,8 +166,8 @@ pub struct Flow<S> {
     pub reasm: [Reassembler; 2],
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
-    /// FIN / RST seen: (direction, frame, "fin" | "rst").
-    pub closes: Vec<(Dir, u64, &'static str)>,
+    /// FIN / RST seen: (direction, frame, "fin" | "rst", capture time).
+    pub closes: Vec<(Dir, u64, &'static str, Timestamp)>,
     fin: [bool; 2],
     rst: bool,
     isn: [Option<Seq>; 2],
@@ -385,11 +385,11 @@ impl<S: StreamSink> FlowTable<S> {
 
         if seg.flags.fin && !flow.fin[d] {
             flow.fin[d] = true;
-            flow.closes.push((dir, seg.frame, "fin"));
+            flow.closes.push((dir, seg.frame, "fin", seg.ts));
         }
         if seg.flags.rst && !flow.rst {
             flow.rst = true;
-            flow.closes.push((dir, seg.frame, "rst"));
+            flow.closes.push((dir, seg.frame, "rst", seg.ts));
         }
         if flow.is_closed() {
             if let Some(f) = self.flows.remove(&key) {

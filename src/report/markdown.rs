@@ -1,12 +1,15 @@
 //! `markdown`: a ticket-ready document — inputs with their SHA-256, the
 //! profile, the summary, the findings table, per listed flow that did not
-//! pass the evidence frames, reasons and remedies, and the tool version.
+//! pass the evidence frames, reasons and remedies with a Mermaid handshake
+//! ladder (`--diagram`: failing and unknown flows by default, or all, or
+//! none), and the tool version.
 //! Table cells are escaped (`|`, newlines) so any CN or path renders.
 
 use std::io::Write;
 
 use crate::checks::Verdict;
 
+use super::mermaid;
 use super::model::{ListedFlow, ToolRecord};
 use super::table::{check_cell, empty_fragments_cell, join_frames};
 use super::{RenderError, RunView};
@@ -186,6 +189,26 @@ pub(super) fn write(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderEr
         writeln!(out)?;
     }
 
+    let passed_ladders: Vec<_> = v
+        .flows
+        .iter()
+        .filter(|l| l.rec.verdict == Verdict::Pass && l.rec.ladder.is_some())
+        .collect();
+    if !passed_ladders.is_empty() {
+        writeln!(out, "## Handshake ladders of the flows that passed")?;
+        for l in passed_ladders {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "### #{}: {} → {} (pass)",
+                l.no, l.rec.client, l.rec.server
+            )?;
+            writeln!(out)?;
+            write_ladder(out, &l.rec)?;
+        }
+        writeln!(out)?;
+    }
+
     if !v.warnings.is_empty() {
         writeln!(out, "## Warnings")?;
         writeln!(out)?;
@@ -257,6 +280,19 @@ fn write_flow(out: &mut dyn Write, no: u64, r: &ListedFlow) -> Result<(), Render
             format!(" (frames {})", join_frames(&f.frames))
         };
         writeln!(out, "- finding: {}{frames}", f.message)?;
+    }
+    if r.ladder.is_some() {
+        writeln!(out)?;
+        write_ladder(out, r)?;
+    }
+    Ok(())
+}
+
+/// The flow's ladder as a Mermaid sequence diagram (when it has one).
+fn write_ladder(out: &mut dyn Write, r: &ListedFlow) -> Result<(), RenderError> {
+    if let Some(ladder) = &r.ladder {
+        let d = mermaid::diagram(ladder, &r.client, &r.server, &r.checks);
+        out.write_all(d.as_bytes())?;
     }
     Ok(())
 }

@@ -1,11 +1,13 @@
-//! Report: renders judged flows as a table, JSON, JSON Lines or Markdown
-//! (spec §4).
+//! Report: renders judged flows as a table, JSON, JSON Lines, Markdown or
+//! HTML (spec §4, §8).
 //!
 //! Owns: [`Reporter`] (receives flows, inputs and warnings from the engine
 //! and writes the chosen [`Format`]), the data model every format renders
 //! (`model.rs`, the `tlsaudit.report/1` field names), redaction
 //! (`redact.rs`), and the renderers (`json.rs` — whose `//!` documents the
-//! wire format —, `table.rs`, `markdown.rs`).
+//! wire format —, `table.rs`, `markdown.rs`, `html.rs`), and the handshake
+//! ladder (`ladder.rs`) drawn as Mermaid in Markdown (`mermaid.rs`) and as
+//! inline SVG in HTML (`svg.rs`).
 //!
 //! Invariants:
 //! - Each flow is turned into its record once, with redaction applied there
@@ -31,10 +33,14 @@
 //! assert_eq!((totals.flows, totals.pass), (1, 1));
 //! ```
 
+mod html;
 mod json;
+pub mod ladder;
 mod markdown;
+mod mermaid;
 pub mod model;
 pub mod redact;
+mod svg;
 mod table;
 
 use std::io::Write;
@@ -52,6 +58,38 @@ pub enum Format {
     Json,
     Jsonl,
     Markdown,
+    /// One self-contained HTML file (no external resources) with an inline
+    /// SVG ladder per flow.
+    Html,
+}
+
+/// Which listed flows get a handshake ladder (`--diagram`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Diagrams {
+    /// Flows that fail or are unknown (the Markdown default).
+    Failing,
+    /// Every listed flow (the HTML default).
+    All,
+    None,
+}
+
+impl Diagrams {
+    /// What a format draws when `--diagram` is not given.
+    pub fn default_for(format: Format) -> Diagrams {
+        match format {
+            Format::Html => Diagrams::All,
+            _ => Diagrams::Failing,
+        }
+    }
+
+    /// Whether a flow with `verdict` gets a ladder.
+    pub fn draws(self, verdict: Verdict) -> bool {
+        match self {
+            Diagrams::All => true,
+            Diagrams::Failing => matches!(verdict, Verdict::Fail | Verdict::Unknown),
+            Diagrams::None => false,
+        }
+    }
 }
 
 /// Which flows to list (`--only`); the summary always counts all of them.
@@ -207,6 +245,8 @@ pub struct Reporter {
     warnings: Vec<WarningRecord>,
     summary: SummaryRecord,
     remedies: Remedies,
+    /// Markdown and HTML: which flows get a ladder.
+    diagrams: Diagrams,
 }
 
 impl Reporter {
@@ -214,6 +254,7 @@ impl Reporter {
         let mut redactor = Redactor::new(opts.redact);
         let profile_record = ProfileRecord::new(profile, &mut redactor);
         Reporter {
+            diagrams: Diagrams::default_for(opts.format),
             opts,
             out,
             redactor,
@@ -227,6 +268,13 @@ impl Reporter {
             summary: SummaryRecord::default(),
             remedies: Remedies::default(),
         }
+    }
+
+    /// Which flows get a handshake ladder (Markdown, HTML); without this,
+    /// the format's default ([`Diagrams::default_for`]).
+    pub fn with_diagrams(mut self, diagrams: Diagrams) -> Self {
+        self.diagrams = diagrams;
+        self
     }
 
     /// A judged flow (in final report order for files; as judged for live/stdin).
@@ -253,8 +301,13 @@ impl Reporter {
                 let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
                 self.json_flows.push(&rec)?;
             }
-            Format::Table | Format::Markdown => {
-                let rec = ListedFlow::new(flow, &mut self.redactor);
+            Format::Table | Format::Markdown | Format::Html => {
+                let draws = self.opts.format != Format::Table && self.diagrams.draws(flow.verdict);
+                let rec = if draws {
+                    ListedFlow::with_ladder(flow, &mut self.redactor)
+                } else {
+                    ListedFlow::new(flow, &mut self.redactor)
+                };
                 self.remedies.add(no, &rec.checks);
                 if self.opts.streaming && self.opts.format == Format::Table {
                     table::write_flow_line(&mut *self.out, no, &rec, self.opts.color)?;
@@ -374,7 +427,7 @@ impl Reporter {
                 };
                 json::write_document(&mut *self.out, &head, &mut self.json_flows)?;
             }
-            Format::Table | Format::Markdown => {
+            Format::Table | Format::Markdown | Format::Html => {
                 let view = RunView {
                     profile: &self.profile_record,
                     inputs: &self.inputs,
@@ -387,6 +440,8 @@ impl Reporter {
                 };
                 if self.opts.format == Format::Markdown {
                     markdown::write(&mut *self.out, &view)?;
+                } else if self.opts.format == Format::Html {
+                    html::write(&mut *self.out, &view)?;
                 } else if self.opts.streaming {
                     table::write_streaming_end(&mut *self.out, &view)?;
                 } else {
@@ -518,7 +573,13 @@ mod tests {
     fn same_flows_render_the_same_bytes() {
         let p = Profile::builtin();
         let flows = vec![FlowBuilder::new().federation_ok().build(), failing()];
-        for format in [Format::Json, Format::Jsonl, Format::Table, Format::Markdown] {
+        for format in [
+            Format::Json,
+            Format::Jsonl,
+            Format::Table,
+            Format::Markdown,
+            Format::Html,
+        ] {
             let a = render(format, Only::All, true, flows.clone(), &p).0;
             let b = render(format, Only::All, true, flows.clone(), &p).0;
             assert_eq!(a, b, "{format:?}");

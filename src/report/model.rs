@@ -17,6 +17,7 @@ use crate::checks::{Checks, EmptyFragmentSummary, Finding, JudgedFlow, SeenChain
 use crate::profile::{suites, Profile};
 use crate::tls::model::{CertFacts, CipherSuiteId, FrameNo};
 
+use super::ladder::Ladder;
 use super::redact::{Redactor, ShownEndpoint};
 use super::InputReport;
 
@@ -445,25 +446,37 @@ pub struct ListedFlow {
     pub empty_fragments: EmptyFragmentSummary,
     pub findings: Vec<Finding>,
     pub decryption: Option<String>,
+    /// The handshake ladder (Markdown diagrams, HTML), when the format draws one.
+    pub ladder: Option<Ladder>,
 }
 
 impl ListedFlow {
     /// Redacts in [`FlowRecord::new`]'s order, including the text these
     /// formats do not show (SANs, `not_tls`), so hosts get the same tokens.
-    pub fn new(mut j: JudgedFlow, r: &mut Redactor) -> Self {
+    pub fn new(j: JudgedFlow, r: &mut Redactor) -> Self {
+        Self::build(j, r, false)
+    }
+
+    /// [`Self::new`] with the flow's handshake [`Ladder`].
+    pub fn with_ladder(j: JudgedFlow, r: &mut Redactor) -> Self {
+        Self::build(j, r, true)
+    }
+
+    fn build(mut j: JudgedFlow, r: &mut Redactor, ladder: bool) -> Self {
         let client = r.endpoint(j.facts.client);
         let server = r.endpoint(j.facts.server);
+        let not_tls;
         let decryption = if r.enabled() {
             redact_judgement(&mut j.checks, &mut j.findings, r);
             redacted_san(j.server_certificate(), r);
             redacted_san(j.client_certificate(), r);
-            if let Some(n) = &j.facts.tls.not_tls {
-                r.text(&n.looks_like);
-            }
+            not_tls = j.facts.tls.not_tls.as_ref().map(|n| r.text(&n.looks_like));
             j.facts.tls.decryption.as_deref().map(|d| r.text(d))
         } else {
+            not_tls = j.facts.tls.not_tls.as_ref().map(|n| n.looks_like.clone());
             j.facts.tls.decryption.take()
         };
+        let ladder = ladder.then(|| Ladder::new(&j.facts, &j.checks, not_tls.as_deref()));
         ListedFlow {
             input: j.facts.input,
             client,
@@ -475,6 +488,7 @@ impl ListedFlow {
             empty_fragments: j.empty_fragments,
             findings: j.findings,
             decryption,
+            ladder,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod sniff;
 pub mod sslv2;
 pub mod suites;
 
+pub use session::MAX_TIMELINE_EVENTS;
 pub use session::{MAX_ALERTS, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES, MAX_NOTES};
 
 use std::sync::Arc;

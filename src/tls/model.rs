@@ -294,6 +294,46 @@ pub struct DirectionFacts {
     pub last_ts: Option<Timestamp>,
 }
 
+/// What one side sent at one step of the handshake ladder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// A cleartext handshake message (or one read with the keys), by its
+    /// name as in `handshake_messages` (`client_hello`, `finished`, …).
+    Handshake(String),
+    /// A protected handshake record that could not be read: the Finished
+    /// after a ChangeCipherSpec, or TLS 1.3's encrypted flight.
+    EncryptedHandshake,
+    ChangeCipherSpec,
+    /// Application-data records in a row. The first record of each
+    /// direction starts its own step; once both directions have sent
+    /// application data, later records join the step before them whatever
+    /// their direction, so a long conversation stays one step.
+    /// `records` counts per direction (indexed by [`Dir::index`]).
+    AppData {
+        records: [u64; 2],
+        last_frame: FrameNo,
+        last_ts: Timestamp,
+    },
+    /// An alert; level and description are `None` when it was encrypted
+    /// and not decrypted.
+    Alert {
+        level: Option<u8>,
+        description: Option<u8>,
+    },
+}
+
+/// One step of the flow's timeline: the frame that completed it, its
+/// capture time and its sender. The timeline is what a ladder (sequence)
+/// diagram of the handshake is drawn from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineEvent {
+    pub frame: FrameNo,
+    pub ts: Timestamp,
+    pub dir: Dir,
+    pub step: Step,
+}
+
 /// The flow's payload is not TLS.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NotTlsFacts {
@@ -342,4 +382,9 @@ pub struct TlsFacts {
     pub notes: Vec<String>,
     /// Decryption status (`--keylog` / `--rsa-key`): None when no keys were given.
     pub decryption: Option<String>,
+    /// The steps of the connection in capture order, capped (see
+    /// `session::MAX_TIMELINE_EVENTS`); `timeline_dropped` counts the steps
+    /// past the cap.
+    pub timeline: Vec<TimelineEvent>,
+    pub timeline_dropped: u32,
 }

@@ -30,6 +30,7 @@ use super::model::{
     AlertFacts, CertChainFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts, FrameNo,
     NotTlsFacts, ServerHelloFacts, TlsFacts, TlsVersion,
 };
+use super::model::{Step, TimelineEvent};
 use super::records::{self, ContentType, SyncRule, HEADER_LEN};
 use super::sniff;
 use super::sslv2;
@@ -44,6 +45,11 @@ pub const MAX_NOTES: usize = 32;
 pub const MAX_ALERTS: usize = 32;
 /// Handshake message names kept per direction (a full handshake has ~10).
 pub const MAX_HANDSHAKE_NAMES: usize = 64;
+/// Timeline steps kept per flow (the ladder diagram's rows). A full mutual-TLS
+/// handshake with its first application data, closing alerts and a
+/// renegotiation is about 30 steps; long conversations collapse into one
+/// application-data step, so only floods of alerts or renegotiations reach it.
+pub const MAX_TIMELINE_EVENTS: usize = 64;
 /// Distinct record-layer versions kept per direction.
 pub const MAX_RECORD_VERSIONS: usize = 8;
 /// Bytes held while searching for a record boundary: a chain of three
@@ -195,6 +201,8 @@ struct Core {
     notes_dropped: bool,
     /// Decryption state when keys were given (`--keylog`, `--rsa-key`).
     keyed: Option<Box<FlowKeys>>,
+    /// Capture time of the frame being fed (the timeline's clock).
+    now: Timestamp,
 }
 
 /// Per-flow TLS decoder state (see the module docs).
@@ -278,6 +286,7 @@ impl Session {
         let df = &mut self.core.facts.per_dir[d];
         df.first_frame.get_or_insert(frame);
         df.last_ts = Some(ts);
+        self.core.now = ts;
         feed(
             &mut self.streams[d],
             &mut self.core,
@@ -682,6 +691,57 @@ impl Core {
         }
     }
 
+    /// Adds a step to the timeline, or counts it past the cap.
+    fn step(&mut self, dir: Dir, frame: FrameNo, step: Step) {
+        if self.facts.timeline.len() < MAX_TIMELINE_EVENTS {
+            self.facts.timeline.push(TimelineEvent {
+                frame,
+                ts: self.now,
+                dir,
+                step,
+            });
+        } else {
+            self.facts.timeline_dropped = self.facts.timeline_dropped.saturating_add(1);
+        }
+    }
+
+    /// One application-data record on the timeline: joins the step before
+    /// it when that is application data of the same direction, or of any
+    /// direction once both have sent some (see [`Step::AppData`]).
+    fn step_app_data(&mut self, dir: Dir, frame: FrameNo) {
+        let both_spoke = self.facts.per_dir.iter().all(|p| p.app_data.records > 0);
+        let now = self.now;
+        if let Some(TimelineEvent {
+            dir: run_dir,
+            step:
+                Step::AppData {
+                    records,
+                    last_frame,
+                    last_ts,
+                },
+            ..
+        }) = self.facts.timeline.last_mut()
+        {
+            if *run_dir == dir || both_spoke {
+                records[dir.index()] += 1;
+                *last_frame = frame;
+                *last_ts = now;
+                return;
+            }
+        }
+        let mut records = [0; 2];
+        records[dir.index()] = 1;
+        self.step(
+            dir,
+            frame,
+            Step::AppData {
+                records,
+                last_frame: frame,
+                last_ts: now,
+            },
+        );
+    }
+
     /// Does the walker need this record's body (cleartext parts only)?
     fn wants_body(&self, dir: Dir, v2: bool, ct: ContentType, len: usize) -> bool {
         if self.is_protected(dir, v2, ct) {
@@ -955,6 +1015,7 @@ impl Core {
             MAX_HANDSHAKE_NAMES,
         );
         self.dirs[d].finished = true;
+        self.step(dir, frame, Step::EncryptedHandshake);
     }
 
     fn on_encrypted_handshake(&mut self, dir: Dir, frame: FrameNo) {
@@ -968,6 +1029,7 @@ impl Core {
             "encrypted".to_string(),
             MAX_HANDSHAKE_NAMES,
         );
+        self.step(dir, frame, Step::EncryptedHandshake);
         // Conservative: only once application data has flowed both ways is a
         // further protected handshake record a new handshake, not part of the first.
         let both_app = self.facts.per_dir.iter().all(|p| p.app_data.records > 0);
@@ -991,6 +1053,7 @@ impl Core {
 
     /// Record-size statistics of one application-data record (spec §3.3 wire rungs).
     fn app_data_stats(&mut self, dir: Dir, rec: &Rec, frame: FrameNo) {
+        self.step_app_data(dir, frame);
         let d = dir.index();
         let ctx = &mut self.dirs[d];
         let st = &mut self.facts.per_dir[d].app_data;
@@ -1026,6 +1089,7 @@ impl Core {
         self.facts.per_dir[d]
             .change_cipher_spec
             .get_or_insert(frame);
+        self.step(dir, frame, Step::ChangeCipherSpec);
         // TLS 1.3 (or after a HelloRetryRequest) CCS is the middlebox-compat dummy.
         if self.tls13 || self.hrr_frame.is_some() {
             return;
@@ -1079,6 +1143,13 @@ impl Core {
 
     fn push_alert(&mut self, alert: AlertFacts) {
         let (frame, dir) = (alert.frame, alert.dir);
+        if let Some(d) = dir.filter(|_| self.facts.alerts.len() < MAX_ALERTS) {
+            let (level, description) = match alert.encrypted && !alert.decrypted {
+                true => (None, None),
+                false => (alert.level, alert.description),
+            };
+            self.step(d, frame, Step::Alert { level, description });
+        }
         if self.facts.alerts.len() < MAX_ALERTS {
             self.facts.alerts.push(alert);
         } else if self.facts.alerts.len() == MAX_ALERTS {
@@ -1206,6 +1277,7 @@ impl Core {
             "frame {frame}: {dir:?} Certificate message of {full_len} bytes exceeds the {}-byte limit; decoded from its first bytes",
             self.limits.max_handshake_len
         ));
+        self.step(dir, frame, Step::Handshake("certificate".to_string()));
         let df = &mut self.facts.per_dir[d];
         push_capped(
             &mut df.handshake_messages,
@@ -1271,6 +1343,7 @@ impl Core {
             k.on_cleartext_message(dir, msg, from_server, max);
         }
         let name = hs::message_name(h.msg_type);
+        self.step(dir, frame, Step::Handshake(name.clone()));
         let df = &mut self.facts.per_dir[d];
         push_capped(
             &mut df.handshake_messages,
@@ -1542,6 +1615,7 @@ impl Core {
             4 => "sslv2_server_hello".to_string(),
             t => format!("sslv2_unknown_{t}"),
         };
+        self.step(dir, frame, Step::Handshake(name.clone()));
         let df = &mut self.facts.per_dir[d];
         push_capped(
             &mut df.handshake_messages,

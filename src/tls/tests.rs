@@ -1,7 +1,7 @@
 //! Flow-level tests of the TLS stage: whole handshakes fed as TCP segments.
 
 use super::model::{CipherSuiteId, TlsFacts, TlsVersion};
-use super::{TlsFlow, TlsLimits};
+use super::{TlsFlow, TlsLimits, MAX_TIMELINE_EVENTS};
 use crate::capture::Timestamp;
 use crate::decode::Dir;
 use proptest::prelude::*;
@@ -684,6 +684,86 @@ fn oversized_certificate_message_still_yields_the_leaf_subject() {
             f.notes
         );
     }
+}
+
+#[test]
+fn timeline_lists_each_step_with_its_frame_time_and_sender() {
+    use super::model::Step;
+    let mut f = TlsFlow::new(TlsLimits::default());
+    for (dir, bytes, frame) in &mutual_session() {
+        // Frame n is captured n milliseconds after the first second.
+        let ts = Timestamp::new(1, *frame as u32 * 1_000_000);
+        f.on_data(*dir, bytes, *frame, ts);
+    }
+    let f = f.finish();
+    let hs = |n: &str| Step::Handshake(n.to_string());
+    let got: Vec<(u64, Dir, Step)> = f
+        .timeline
+        .iter()
+        .map(|e| (e.frame, e.dir, e.step.clone()))
+        .collect();
+    let at = |frame: u32| Timestamp::new(1, frame * 1_000_000);
+    let expected = vec![
+        (4, Dir::AB, hs("client_hello")),
+        (6, Dir::BA, hs("server_hello")),
+        (6, Dir::BA, hs("certificate")),
+        (6, Dir::BA, hs("certificate_request")),
+        (6, Dir::BA, hs("server_hello_done")),
+        (8, Dir::AB, hs("certificate")),
+        (8, Dir::AB, hs("client_key_exchange")),
+        (8, Dir::AB, hs("certificate_verify")),
+        (8, Dir::AB, Step::ChangeCipherSpec),
+        (8, Dir::AB, Step::EncryptedHandshake),
+        (9, Dir::BA, Step::ChangeCipherSpec),
+        (9, Dir::BA, Step::EncryptedHandshake),
+        // The client's first write: two records in one step.
+        (
+            10,
+            Dir::AB,
+            Step::AppData {
+                records: [2, 0],
+                last_frame: 10,
+                last_ts: at(10),
+            },
+        ),
+        // The server's first records, then the client's third joins them:
+        // both sides have spoken, the rest of the conversation is one step.
+        (
+            11,
+            Dir::BA,
+            Step::AppData {
+                records: [1, 2],
+                last_frame: 13,
+                last_ts: at(13),
+            },
+        ),
+        (
+            14,
+            Dir::BA,
+            Step::Alert {
+                level: None,
+                description: None,
+            },
+        ),
+    ];
+    assert_eq!(got, expected);
+    assert_eq!(f.timeline[0].ts, at(4));
+    assert_eq!(f.timeline[14].ts, at(14));
+    assert_eq!(f.timeline_dropped, 0);
+}
+
+#[test]
+fn timeline_is_capped_and_counts_what_it_dropped() {
+    let mut segs: Vec<_> = mutual_session().into_iter().take(2).collect();
+    // 100 ChangeCipherSpec records: each is a step until the cap.
+    for i in 0..100u64 {
+        segs.push((Dir::AB, record(20, &[1]), 10 + i));
+    }
+    let f = run(&segs).finish();
+    assert_eq!(f.timeline.len(), MAX_TIMELINE_EVENTS);
+    // 5 handshake steps (ClientHello, the server's four) + 100.
+    assert_eq!(f.timeline_dropped as usize, 5 + 100 - MAX_TIMELINE_EVENTS);
+    assert_eq!(f.timeline.last().map(|e| e.frame), Some(10 + 58));
 }
 
 #[test]
