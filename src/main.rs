@@ -369,6 +369,22 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
     };
     let out = open_output(plan.output.as_deref())?;
     let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
+    // Started before the capture: a port already taken is an option error (exit 2).
+    let metrics = std::sync::Arc::new(tlsaudit::report::metrics::Metrics::new());
+    let _metrics_server = match &args.metrics {
+        Some(addr) => {
+            let server = tlsaudit::report::metrics::MetricsServer::start(
+                addr,
+                std::sync::Arc::clone(&metrics),
+            )?;
+            if !plan.quiet {
+                eprintln!("tlsaudit: metrics on http://{}/metrics", server.addr());
+            }
+            reporter = reporter.with_metrics(std::sync::Arc::clone(&metrics));
+            Some(server)
+        }
+        None => None,
+    };
     let stats = live_engine::run::<anyhow::Error>(&run, &plan.engine, &mut |ev| {
         match ev {
             LiveEvent::Started => {
@@ -384,6 +400,12 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
             LiveEvent::Dropped(n) => reporter.warning(&format!(
                 "the kernel dropped {n} packet(s): verdicts of flows in that window may be unknown (try --ring-mib)"
             ))?,
+            LiveEvent::Stats { stats, open_flows } => metrics.capture(
+                stats.packets,
+                stats.bytes,
+                stats.dropped.unwrap_or(0),
+                open_flows,
+            ),
         }
         Ok(())
     });

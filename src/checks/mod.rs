@@ -30,6 +30,7 @@ pub mod fixture;
 mod handshake;
 pub mod names;
 mod negotiation;
+pub mod peers;
 pub mod remedies;
 
 use serde::Serialize;
@@ -184,6 +185,13 @@ pub enum FindingKind {
     Midstream,
     /// The TLS decoder noted a problem (damaged or oversized message).
     DecoderNote,
+    /// A certificate (leaf or chain) expires within the profile's
+    /// `warn_expiry_days` of the capture time: an outage ahead, not yet one.
+    CertificateExpiresSoon,
+    /// The peer pair presented a different certificate, version or cipher
+    /// than on its previous connection, or a name's members differ
+    /// (`peers.rs`).
+    PeerChanged,
 }
 
 /// An extra observation about a flow.
@@ -242,6 +250,13 @@ pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
     let server_cn = certificates::server_cn(&facts, profile, server.as_ref(), &mut findings);
     let client_cn = certificates::client_cn(&facts, profile, client.as_ref(), &mut findings);
     certificates::findings(&facts, server.as_ref(), client.as_ref(), &mut findings);
+    certificates::expiry_findings(
+        &facts,
+        profile.warn_expiry_days,
+        server.as_ref(),
+        client.as_ref(),
+        &mut findings,
+    );
     other_findings(&facts, &mut findings);
     findings.sort_by(|a, b| {
         (a.frames.first(), a.kind, &a.message).cmp(&(b.frames.first(), b.kind, &b.message))

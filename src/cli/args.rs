@@ -132,6 +132,9 @@ pub struct LiveArgs {
     /// Kernel ring buffer size (MiB).
     #[arg(long, value_name = "MIB", default_value_t = 32)]
     pub ring_mib: usize,
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9862).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Clone, ClapArgs)]

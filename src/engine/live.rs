@@ -43,6 +43,12 @@ pub enum LiveEvent {
     Tick(InputStats),
     /// The kernel dropped packets since the last report.
     Dropped(u64),
+    /// Once a second: capture totals so far and the flows still open
+    /// (what `--metrics` exposes).
+    Stats {
+        stats: InputStats,
+        open_flows: usize,
+    },
 }
 
 /// Run until Ctrl-C / SIGTERM / `duration`. `on_event` errors stop the run.
@@ -110,6 +116,10 @@ pub fn run<E: From<EngineError>>(
             if let Some(p) = pcap.as_mut() {
                 let _ = p.flush();
             }
+            on_event(LiveEvent::Stats {
+                stats: cap.stats().clone(),
+                open_flows: worker.open_flows(),
+            })?;
         }
         for mut f in worker.take_finished() {
             cache.observe(&mut f);

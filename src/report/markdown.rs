@@ -186,6 +186,51 @@ pub(super) fn write(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderEr
         writeln!(out)?;
     }
 
+    if !v.peers.is_empty() || !v.changes.is_empty() {
+        writeln!(out, "## Peers")?;
+        writeln!(out)?;
+        if !v.peers.is_empty() {
+            writeln!(
+                out,
+                "| client | server | server CN | client CN | version | cipher | flows | changes |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+            for p in v.peers {
+                let opt = |x: &Option<String>| x.as_deref().map_or_else(|| "-".to_string(), cell);
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    cell(&p.client),
+                    cell(&p.server),
+                    opt(&p.server_cn),
+                    opt(&p.client_cn),
+                    opt(&p.version),
+                    opt(&p.cipher_suite),
+                    p.flows,
+                    p.changes
+                )?;
+            }
+            writeln!(out)?;
+        }
+        for c in v.changes {
+            writeln!(
+                out,
+                "- change at frame {} (input {}), {} → {}: {}",
+                c.frame,
+                c.input,
+                cell(&c.client),
+                cell(&c.server),
+                c.message
+            )?;
+        }
+        if v.changes_not_listed > 0 {
+            writeln!(out, "- and {} more change(s)", v.changes_not_listed)?;
+        }
+        if !v.changes.is_empty() {
+            writeln!(out)?;
+        }
+    }
+
     if !v.warnings.is_empty() {
         writeln!(out, "## Warnings")?;
         writeln!(out)?;

@@ -33,6 +33,7 @@
 
 mod json;
 mod markdown;
+pub mod metrics;
 pub mod model;
 pub mod redact;
 mod table;
@@ -42,8 +43,13 @@ use std::io::Write;
 use crate::checks::{JudgedFlow, Verdict};
 use crate::profile::Profile;
 
+use crate::checks::peers::PeerTracker;
 use crate::checks::Checks;
-use model::{FlowRecord, InputRecord, ListedFlow, ProfileRecord, SummaryRecord, WarningRecord};
+use crate::checks::FindingKind;
+use model::{
+    ChangeRecord, FlowRecord, InputRecord, ListedFlow, PeerRecord, ProfileRecord, SummaryRecord,
+    WarningRecord,
+};
 use redact::Redactor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +125,15 @@ pub enum RenderError {
     Json(#[from] serde_json::Error),
 }
 
+/// Peer changes kept for the table and Markdown reports; past it they are
+/// counted ("and N more"): a flapping peer must not grow the report without
+/// bound (jsonl writes every one).
+const MAX_LISTED_CHANGES: usize = 200;
+
+/// Expiry warnings remembered in `live` so each is said once a day, not per
+/// flow; cleared when full (a reminder again is better than unbounded memory).
+const MAX_WARNED_EXPIRIES: usize = 4096;
+
 /// Flow numbers listed per remedy before eliding the rest ("and N more").
 const MAX_REMEDY_REFS: usize = 20;
 
@@ -186,6 +201,11 @@ pub(crate) struct RunView<'a> {
     pub warnings: &'a [WarningRecord],
     pub summary: &'a SummaryRecord,
     pub remedies: &'a Remedies,
+    /// Per-peer section: the pairs (only when the run has two flows or
+    /// more: consistency needs something to compare) and their changes.
+    pub peers: &'a [PeerRecord],
+    pub changes: &'a [ChangeRecord],
+    pub changes_not_listed: u64,
     pub only: Only,
     pub color: bool,
 }
@@ -207,6 +227,14 @@ pub struct Reporter {
     warnings: Vec<WarningRecord>,
     summary: SummaryRecord,
     remedies: Remedies,
+    peers: PeerTracker,
+    /// Table and Markdown: the peer changes, for the per-peer section.
+    changes: Vec<ChangeRecord>,
+    changes_not_listed: u64,
+    /// `live`: expiry warnings already written.
+    warned_expiries: std::collections::HashSet<String>,
+    /// `live --metrics`: counted per flow.
+    metrics: Option<std::sync::Arc<metrics::Metrics>>,
 }
 
 impl Reporter {
@@ -226,11 +254,79 @@ impl Reporter {
             warnings: Vec::new(),
             summary: SummaryRecord::default(),
             remedies: Remedies::default(),
+            peers: PeerTracker::default(),
+            changes: Vec::new(),
+            changes_not_listed: 0,
+            warned_expiries: std::collections::HashSet::new(),
+            metrics: None,
         }
     }
 
+    /// Count every flow (and its findings) in `metrics` as well.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Compare the flow with its peer's earlier flows: each change becomes
+    /// a finding of the flow and a `change` event (jsonl) or a line of the
+    /// per-peer section (table, Markdown). In `live`, certificates expiring
+    /// soon also become `warning` events, once per certificate and day.
+    fn peer_events(&mut self, flow: &mut JudgedFlow) -> Result<(), RenderError> {
+        for c in self.peers.observe(flow) {
+            flow.findings.push(c.finding());
+            let rec = ChangeRecord::new(&c, &mut self.redactor);
+            match self.opts.format {
+                Format::Jsonl => {
+                    json::event_line(&mut self.line, "change", &rec)?;
+                    self.write_line()?;
+                }
+                Format::Table if self.opts.streaming => {
+                    writeln!(
+                        self.out,
+                        "change: {} → {}: {}",
+                        rec.client, rec.server, rec.message
+                    )?;
+                    self.out.flush()?;
+                }
+                _ => {}
+            }
+            if self.changes.len() < MAX_LISTED_CHANGES {
+                self.changes.push(rec);
+            } else {
+                self.changes_not_listed += 1;
+            }
+        }
+        if self.opts.streaming {
+            for x in &flow.findings {
+                if x.kind != FindingKind::CertificateExpiresSoon {
+                    continue;
+                }
+                let text = format!(
+                    "peer {} → {}: {}",
+                    flow.facts.client.ip(),
+                    flow.facts.server,
+                    x.message
+                );
+                if self.warned_expiries.contains(&text) {
+                    continue;
+                }
+                if self.warned_expiries.len() >= MAX_WARNED_EXPIRIES {
+                    self.warned_expiries.clear();
+                }
+                self.warned_expiries.insert(text.clone());
+                self.warning(&text)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A judged flow (in final report order for files; as judged for live/stdin).
-    pub fn flow(&mut self, flow: JudgedFlow) -> Result<(), RenderError> {
+    pub fn flow(&mut self, mut flow: JudgedFlow) -> Result<(), RenderError> {
+        self.peer_events(&mut flow)?;
+        if let Some(m) = &self.metrics {
+            m.flow(&flow);
+        }
         let s = &mut self.summary;
         s.flows += 1;
         match flow.verdict {
@@ -351,7 +447,19 @@ impl Reporter {
                 json::write_document(&mut *self.out, &head, &mut self.json_flows)?;
             }
             Format::Table | Format::Markdown => {
+                let peers: Vec<PeerRecord> = if self.summary.flows >= 2 {
+                    self.peers
+                        .summary()
+                        .into_iter()
+                        .map(|p| PeerRecord::new(p, &mut self.redactor))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let view = RunView {
+                    peers: &peers,
+                    changes: &self.changes,
+                    changes_not_listed: self.changes_not_listed,
                     profile: &self.profile_record,
                     inputs: &self.inputs,
                     flows: &self.listed,

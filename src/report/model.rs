@@ -51,6 +51,7 @@ pub struct ProfileRecord {
     pub client_cn: Vec<String>,
     #[serde(rename = "match")]
     pub match_mode: &'static str,
+    pub warn_expiry_days: u32,
 }
 
 impl ProfileRecord {
@@ -71,6 +72,7 @@ impl ProfileRecord {
             server_cn: p.peers.server_cn.clone(),
             client_cn: p.peers.client_cn.clone(),
             match_mode: p.peers.match_mode.name(),
+            warn_expiry_days: p.warn_expiry_days,
         }
     }
 }
@@ -111,6 +113,69 @@ impl InputRecord {
         i.warnings = i.warnings.iter().map(|w| r.text(w)).collect();
         i.error = i.error.map(|e| r.text(&e));
         InputRecord { index, input: i }
+    }
+}
+
+/// A `change` event: a peer pair presented something else than on its
+/// previous connection (`checks::peers`), addresses redacted here.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeRecord {
+    pub client: String,
+    pub server: String,
+    pub what: &'static str,
+    pub role: Option<&'static str>,
+    pub before: String,
+    pub after: String,
+    pub previous: crate::checks::peers::SeenAt,
+    pub input: usize,
+    pub frame: FrameNo,
+    pub first_seen: Rfc3339,
+    pub message: String,
+}
+
+impl ChangeRecord {
+    pub fn new(c: &crate::checks::peers::PeerChange, r: &mut Redactor) -> Self {
+        ChangeRecord {
+            client: r.text(&c.client.to_string()),
+            server: r.text(&c.server.to_string()),
+            what: c.what,
+            role: c.role.map(|x| x.name()),
+            before: r.text(&c.before),
+            after: r.text(&c.after),
+            previous: c.previous,
+            input: c.input,
+            frame: c.frame,
+            first_seen: Rfc3339(c.first_seen),
+            message: r.text(&c.message),
+        }
+    }
+}
+
+/// One peer pair of the per-peer section (table, Markdown), redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerRecord {
+    pub client: String,
+    pub server: String,
+    pub server_cn: Option<String>,
+    pub client_cn: Option<String>,
+    pub version: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub flows: u64,
+    pub changes: u64,
+}
+
+impl PeerRecord {
+    pub fn new(p: crate::checks::peers::PeerSummary, r: &mut Redactor) -> Self {
+        PeerRecord {
+            client: r.text(&p.client.to_string()),
+            server: r.text(&p.server.to_string()),
+            server_cn: p.server_cn,
+            client_cn: p.client_cn,
+            version: p.version,
+            cipher_suite: p.cipher_suite,
+            flows: p.flows,
+            changes: p.changes,
+        }
     }
 }
 

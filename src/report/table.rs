@@ -246,6 +246,41 @@ fn write_flow_detail(
     Ok(())
 }
 
+/// The per-peer section: each peer pair with what it presented last, then
+/// every change seen between its connections.
+fn write_peers(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
+    if v.peers.is_empty() && v.changes.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Peers:")?;
+    for p in v.peers {
+        writeln!(
+            out,
+            "  {} → {}: {} flow(s), {} change(s); server CN {}, client CN {}, {}, {}",
+            p.client,
+            p.server,
+            p.flows,
+            p.changes,
+            p.server_cn.as_deref().unwrap_or("-"),
+            p.client_cn.as_deref().unwrap_or("-"),
+            p.version.as_deref().unwrap_or("-"),
+            p.cipher_suite.as_deref().unwrap_or("-"),
+        )?;
+    }
+    for c in v.changes {
+        writeln!(
+            out,
+            "  change at frame {} (input {}): {} → {}: {}",
+            c.frame, c.input, c.client, c.server, c.message
+        )?;
+    }
+    if v.changes_not_listed > 0 {
+        writeln!(out, "  and {} more change(s)", v.changes_not_listed)?;
+    }
+    Ok(())
+}
+
 pub(super) fn join_frames(frames: &[u64]) -> String {
     frames
         .iter()
@@ -295,6 +330,7 @@ fn write_tail(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
     if !failing.is_empty() {
         writeln!(out, "By check: {}", failing.join("; "))?;
     }
+    write_peers(out, v)?;
     for w in v.warnings {
         writeln!(out, "warning: {}", w.message)?;
     }
