@@ -153,6 +153,11 @@ impl Metrics {
             "Earliest not-after (Unix time) of the certificates the peer presented (leaf and chain)",
             not_after.clone(),
         );
+        // Every verdict exists from the first scrape, so `increase()` sees
+        // the first failing flow (a series born at 1 has no increase).
+        for verdict in ["pass", "fail", "unknown"] {
+            let _ = flows.get_or_create(&VerdictLabels { verdict });
+        }
         Metrics {
             registry,
             flows,
