@@ -194,6 +194,17 @@ pub enum FindingKind {
     PeerChanged,
 }
 
+impl FindingKind {
+    /// Findings an operator acts on even when the flow passes (an outage
+    /// ahead, a peer that changed): reports list such flows too.
+    pub fn needs_attention(self) -> bool {
+        matches!(
+            self,
+            FindingKind::CertificateExpiresSoon | FindingKind::PeerChanged
+        )
+    }
+}
+
 /// An extra observation about a flow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {

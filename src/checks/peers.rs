@@ -1,5 +1,7 @@
 //! Per-peer consistency over time (check and live): flows are grouped by
-//! peer pair (client IP, server IP); a pair whose certificate (SHA-256,
+//! peer pair (client IP, server IP) within one input (inputs stay
+//! independent, so reports of several files still merge by
+//! concatenation); a pair whose certificate (SHA-256,
 //! serial, CN), negotiated version or cipher suite differs from its
 //! previous connection is a [`PeerChange`], and so is a name (certificate
 //! CN) whose members — different addresses behind one name — present
@@ -65,16 +67,12 @@ impl CertIdentity {
         }
     }
 
-    /// "CN x, serial y, SHA-256 0123456789ab…".
+    /// "CN x, SHA-256 0123456789ab…". The serial is compared but not
+    /// written: `--redact` drops serials, and this text reaches reports.
     fn describe(&self) -> String {
         format!(
-            "CN {}, serial {}, SHA-256 {}…",
+            "CN {}, SHA-256 {}…",
             if self.cn.is_empty() { "-" } else { &self.cn },
-            if self.serial.is_empty() {
-                "-"
-            } else {
-                &self.serial
-            },
             self.sha256.get(..12).unwrap_or(&self.sha256)
         )
     }
@@ -117,6 +115,7 @@ struct PeerState {
 /// One peer pair at the end of a run (`check`'s per-peer section).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerSummary {
+    pub input: usize,
     pub client: IpAddr,
     pub server: IpAddr,
     pub server_cn: Option<String>,
@@ -195,13 +194,13 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
 }
 
 /// Name key: the side and its lower-cased CN.
-type NameKey = (&'static str, String);
+type NameKey = (usize, &'static str, String);
 
 /// Remembers, per peer pair and per certificate name, what was presented
 /// last. Feed it every judged flow in report order.
 #[derive(Debug, Default)]
 pub struct PeerTracker {
-    pairs: Bounded<(IpAddr, IpAddr), PeerState>,
+    pairs: Bounded<(usize, IpAddr, IpAddr), PeerState>,
     /// Per name: the certificate and the address that presented it last.
     names: Bounded<NameKey, (CertIdentity, IpAddr, SeenAt)>,
     next_order: u64,
@@ -254,7 +253,7 @@ impl PeerTracker {
         };
         let mut out = Vec::new();
         let order = self.next_order;
-        let state = self.pairs.entry(&(client, server), || PeerState {
+        let state = self.pairs.entry(&(f.input, client, server), || PeerState {
             order,
             server_cert: None,
             client_cert: None,
@@ -333,7 +332,7 @@ impl PeerTracker {
             let Some(now) = now.as_ref().filter(|c| !c.cn.is_empty()) else {
                 continue;
             };
-            let key = (role.name(), now.cn.to_ascii_lowercase());
+            let key = (f.input, role.name(), now.cn.to_ascii_lowercase());
             let slot = self.names.entry(&key, || (now.clone(), addr, here));
             if slot.1 != addr && slot.0.sha256 != now.sha256 {
                 members.push(change(
@@ -357,7 +356,7 @@ impl PeerTracker {
             *slot = (now.clone(), addr, here);
         }
         if !members.is_empty() {
-            if let Some(s) = self.pairs.map.get_mut(&(client, server)) {
+            if let Some(s) = self.pairs.map.get_mut(&(f.input, client, server)) {
                 s.changes += members.len() as u64;
             }
             out.extend(members);
@@ -365,12 +364,13 @@ impl PeerTracker {
         out
     }
 
-    /// Every remembered pair, in order of first appearance.
+    /// Every remembered pair, in order of first appearance (inputs in order).
     pub fn summary(&self) -> Vec<PeerSummary> {
-        let mut v: Vec<(&(IpAddr, IpAddr), &PeerState)> = self.pairs.map.iter().collect();
+        let mut v: Vec<(&(usize, IpAddr, IpAddr), &PeerState)> = self.pairs.map.iter().collect();
         v.sort_by_key(|(_, s)| s.order);
         v.into_iter()
-            .map(|(&(client, server), s)| PeerSummary {
+            .map(|(&(input, client, server), s)| PeerSummary {
+                input,
                 client,
                 server,
                 server_cn: s.server_cert.as_ref().map(|c| c.0.cn.clone()),
@@ -443,7 +443,12 @@ mod tests {
             "{}",
             c[0].message
         );
-        assert!(c[0].before.contains("serial 0a1b2c3d") && c[0].after.contains("serial 77"));
+        assert_eq!(c[0].before, "CN imp.example.com, SHA-256 abababababab…");
+        assert_eq!(c[0].after, "CN imp.example.com, SHA-256 cdcdcdcdcdcd…");
+        assert!(
+            !c[0].message.contains("0a1b2c3d"),
+            "serials stay out of the text"
+        );
         assert_eq!(c[0].finding().kind, FindingKind::PeerChanged);
         assert_eq!(t.summary()[0].changes, 1);
     }
@@ -502,6 +507,18 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].server, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)));
         assert_eq!(s[1].changes, 1);
+    }
+
+    #[test]
+    fn inputs_are_independent() {
+        let mut t = PeerTracker::default();
+        t.observe(&judged(FlowBuilder::new().federation_ok()));
+        let other_file = FlowBuilder::new()
+            .federation_ok()
+            .input(1)
+            .negotiated(TlsVersion::TLS12, 0x002f);
+        assert!(t.observe(&judged(other_file)).is_empty());
+        assert_eq!(t.summary().len(), 2);
     }
 
     #[test]

@@ -186,20 +186,38 @@ pub(super) fn write(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderEr
         writeln!(out)?;
     }
 
+    let attention: Vec<_> = v
+        .flows
+        .iter()
+        .filter(|l| {
+            l.rec.verdict == Verdict::Pass
+                && l.rec.findings.iter().any(|f| f.kind.needs_attention())
+        })
+        .collect();
+    if !attention.is_empty() {
+        writeln!(out, "## Flows that pass with warnings")?;
+        for l in attention {
+            writeln!(out)?;
+            write_flow(out, l.no, &l.rec)?;
+        }
+        writeln!(out)?;
+    }
+
     if !v.peers.is_empty() || !v.changes.is_empty() {
         writeln!(out, "## Peers")?;
         writeln!(out)?;
         if !v.peers.is_empty() {
             writeln!(
                 out,
-                "| client | server | server CN | client CN | version | cipher | flows | changes |"
+                "| input | client | server | server CN | client CN | version | cipher | flows | changes |"
             )?;
-            writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+            writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
             for p in v.peers {
                 let opt = |x: &Option<String>| x.as_deref().map_or_else(|| "-".to_string(), cell);
                 writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    p.input,
                     cell(&p.client),
                     cell(&p.server),
                     opt(&p.server_cn),

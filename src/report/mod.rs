@@ -609,6 +609,91 @@ mod tests {
         }
     }
 
+    /// Two connections of one peer: the second presents another server
+    /// certificate, which expires 10 days after the capture.
+    fn renewed_pair() -> Vec<crate::facts::FlowFacts> {
+        let mut renewed = crate::checks::fixture::cert(&["imp.example.com"]);
+        renewed.sha256 = "cd".repeat(32);
+        renewed.serial = "77".into();
+        renewed.not_after = Some(crate::checks::fixture::CAPTURE_TIME + 10 * 86_400);
+        vec![
+            FlowBuilder::new().federation_ok().build(),
+            FlowBuilder::new()
+                .federation_ok()
+                .first_frame(30)
+                .server_chain(36, vec![renewed])
+                .build(),
+        ]
+    }
+
+    #[test]
+    fn check_reports_expiry_and_peer_change_in_every_format() {
+        let p = Profile::builtin();
+        let (out, totals) = render(Format::Jsonl, Only::All, false, renewed_pair(), &p);
+        assert_eq!(totals.pass, 2, "warnings do not fail a flow");
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        let types: Vec<&str> = lines.iter().filter_map(|l| l["type"].as_str()).collect();
+        assert_eq!(types, ["flow", "change", "flow", "input", "summary"]);
+        assert_eq!(lines[1]["data"]["what"], "server_certificate");
+        assert_eq!(lines[1]["data"]["server"], "10.0.0.1");
+        let kinds: Vec<&str> = lines[2]["data"]["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["kind"].as_str())
+            .collect();
+        assert_eq!(kinds, ["certificate-expires-soon", "peer-changed"]);
+
+        let (table, _) = render(Format::Table, Only::All, false, renewed_pair(), &p);
+        assert!(
+            table.contains("#2 10.0.0.2:49152 → 10.0.0.1:5062 (input 0, frame 30): pass"),
+            "{table}"
+        );
+        assert!(table.contains("  • the server certificate (CN imp.example.com) expires on 2026-01-11, 10 day(s) after the capture"), "{table}");
+        assert!(table.contains("\nPeers:\n  10.0.0.2 → 10.0.0.1 (input 0): 2 flow(s), 1 change(s); server CN imp.example.com"), "{table}");
+        assert!(table.contains("  change at frame 30 (input 0): 10.0.0.2 → 10.0.0.1: the server certificate of this peer changed (fingerprint, serial)"), "{table}");
+
+        let (md, _) = render(Format::Markdown, Only::All, true, renewed_pair(), &p);
+        assert!(md.contains("## Flows that pass with warnings"), "{md}");
+        assert!(md.contains("## Peers"), "{md}");
+        assert!(
+            md.contains("| 0 | host-1 | host-2 | imp.example.com |"),
+            "{md}"
+        );
+        assert!(!md.contains("0a1b2c3d"), "serials redacted: {md}");
+        assert!(!md.contains("10.0.0."), "redacted: {md}");
+    }
+
+    #[test]
+    fn live_warns_once_per_expiring_certificate() {
+        let p = Profile::builtin();
+        let buf = Shared::default();
+        let opts = ReportOptions {
+            format: Format::Jsonl,
+            only: Only::All,
+            redact: false,
+            color: false,
+            streaming: true,
+        };
+        let mut r = Reporter::new(opts, &p, Box::new(buf.clone()));
+        let flows = renewed_pair();
+        for f in [flows[1].clone(), flows[1].clone()] {
+            r.flow(judge(f, &p)).expect("flow");
+        }
+        r.finish().expect("finish");
+        let warnings: Vec<String> = buf
+            .text()
+            .lines()
+            .filter(|l| l.starts_with(r#"{"type":"warning""#))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("peer 10.0.0.2 → 10.0.0.1:5062: the server certificate (CN imp.example.com) expires on 2026-01-11"), "{}", warnings[0]);
+    }
+
     #[test]
     fn remedies_are_deduplicated_with_flow_numbers() {
         let mut rem = Remedies::default();

@@ -154,6 +154,7 @@ impl ChangeRecord {
 /// One peer pair of the per-peer section (table, Markdown), redacted.
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerRecord {
+    pub input: usize,
     pub client: String,
     pub server: String,
     pub server_cn: Option<String>,
@@ -167,6 +168,7 @@ pub struct PeerRecord {
 impl PeerRecord {
     pub fn new(p: crate::checks::peers::PeerSummary, r: &mut Redactor) -> Self {
         PeerRecord {
+            input: p.input,
             client: r.text(&p.client.to_string()),
             server: r.text(&p.server.to_string()),
             server_cn: p.server_cn,

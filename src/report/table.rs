@@ -189,10 +189,13 @@ fn listing(v: &RunView<'_>) -> &'static str {
     }
 }
 
-/// Per listed flow that did not pass: each failing/unknown check's reason and frames.
+/// Per listed flow that did not pass (or passes with a finding that needs
+/// attention): each failing/unknown check's reason and frames, the findings.
 fn write_details(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
     let mut first = true;
-    for l in v.flows.iter().filter(|l| l.rec.verdict != Verdict::Pass) {
+    for l in v.flows.iter().filter(|l| {
+        l.rec.verdict != Verdict::Pass || l.rec.findings.iter().any(|f| f.kind.needs_attention())
+    }) {
         if first {
             writeln!(out)?;
             first = false;
@@ -257,9 +260,10 @@ fn write_peers(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> 
     for p in v.peers {
         writeln!(
             out,
-            "  {} → {}: {} flow(s), {} change(s); server CN {}, client CN {}, {}, {}",
+            "  {} → {} (input {}): {} flow(s), {} change(s); server CN {}, client CN {}, {}, {}",
             p.client,
             p.server,
+            p.input,
             p.flows,
             p.changes,
             p.server_cn.as_deref().unwrap_or("-"),
