@@ -285,6 +285,10 @@ fn write_flow(out: &mut dyn Write, no: u64, r: &ListedFlow) -> Result<(), Render
         "Input {}, first frame {}, first seen {}.",
         r.input, r.first_frame, r.first_seen
     )?;
+    if let Some(ja4) = &r.ja4 {
+        writeln!(out)?;
+        writeln!(out, "JA4 (client fingerprint): `{ja4}`.")?;
+    }
     writeln!(out)?;
     for (name, c) in r.checks.iter() {
         if !matches!(c.verdict, Verdict::Fail | Verdict::Unknown) {

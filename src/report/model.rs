@@ -362,6 +362,8 @@ pub struct FlowRecord<'a> {
     /// not (or not wholly) why. Absent when no keys were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decryption: Option<Cow<'a, str>>,
+    /// JA4 fingerprint of the ClientHello (FoxIO); null without one.
+    pub ja4: Option<String>,
 }
 
 fn redact_check(c: &mut crate::checks::CheckResult, r: &mut Redactor) {
@@ -493,6 +495,7 @@ impl<'a> FlowRecord<'a> {
             }),
             findings,
             decryption: f.tls.decryption.as_deref().map(|d| r.text_cow(d)),
+            ja4: f.tls.client_hello.as_ref().map(crate::tls::ja4::ja4),
         }
     }
 }
@@ -512,6 +515,8 @@ pub struct ListedFlow {
     pub empty_fragments: EmptyFragmentSummary,
     pub findings: Vec<Finding>,
     pub decryption: Option<String>,
+    /// JA4 fingerprint of the ClientHello; None without one.
+    pub ja4: Option<String>,
 }
 
 impl ListedFlow {
@@ -531,7 +536,9 @@ impl ListedFlow {
         } else {
             j.facts.tls.decryption.take()
         };
+        let ja4 = j.facts.tls.client_hello.as_ref().map(crate::tls::ja4::ja4);
         ListedFlow {
+            ja4,
             input: j.facts.input,
             client,
             server,

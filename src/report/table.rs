@@ -220,6 +220,9 @@ fn write_flow_detail(
         r.first_frame,
         paint(verdict_word(r.verdict), r.verdict, color)
     )?;
+    if let Some(ja4) = &r.ja4 {
+        writeln!(out, "  ja4: {ja4}")?;
+    }
     for (name, c) in r.checks.iter() {
         if matches!(c.verdict, Verdict::Fail | Verdict::Unknown) {
             let frames = if c.frames.is_empty() {
