@@ -177,7 +177,9 @@ fn run_check(
         && (plan.output.is_some()
             || matches!(
                 plan.report.format,
-                tlsaudit::report::Format::Json | tlsaudit::report::Format::Jsonl
+                tlsaudit::report::Format::Json
+                    | tlsaudit::report::Format::Jsonl
+                    | tlsaudit::report::Format::Ecs
             ));
     let mut input_failed = false;
 

@@ -8,6 +8,7 @@ mod capture_corpus;
 mod captures;
 mod cli;
 mod corpus;
+mod ecs_format;
 mod keys;
 mod layering;
 mod live;

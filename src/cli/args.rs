@@ -33,6 +33,8 @@ pub enum FormatArg {
     Json,
     Jsonl,
     Markdown,
+    /// One Elastic Common Schema JSON line per flow (for a SIEM).
+    Ecs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -91,6 +91,7 @@ impl Plan {
             Some(FormatArg::Json) => Format::Json,
             Some(FormatArg::Jsonl) => Format::Jsonl,
             Some(FormatArg::Markdown) => Format::Markdown,
+            Some(FormatArg::Ecs) => Format::Ecs,
             None if live && !to_terminal => Format::Jsonl,
             None => Format::Table,
         };

@@ -31,6 +31,7 @@
 //! assert_eq!((totals.flows, totals.pass), (1, 1));
 //! ```
 
+mod ecs;
 mod json;
 mod markdown;
 pub mod metrics;
@@ -58,6 +59,8 @@ pub enum Format {
     Json,
     Jsonl,
     Markdown,
+    /// One Elastic Common Schema JSON line per flow (`ecs.rs`).
+    Ecs,
 }
 
 /// Which flows to list (`--only`); the summary always counts all of them.
@@ -349,6 +352,14 @@ impl Reporter {
                 let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
                 self.json_flows.push(&rec)?;
             }
+            Format::Ecs => {
+                let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
+                let doc = ecs::flow_document(&rec, &flow, &self.profile);
+                self.line.clear();
+                serde_json::to_writer(&mut self.line, &doc)?;
+                self.line.push(b'\n');
+                self.write_line()?;
+            }
             Format::Table | Format::Markdown => {
                 let rec = ListedFlow::new(flow, &mut self.redactor);
                 self.remedies.add(no, &rec.checks);
@@ -433,6 +444,8 @@ impl Reporter {
     pub fn finish(mut self) -> Result<Totals, RenderError> {
         let totals = self.totals();
         match self.opts.format {
+            // Flows only: each line was written as its flow was judged.
+            Format::Ecs => {}
             Format::Jsonl => {
                 json::event_line(&mut self.line, "summary", &self.summary)?;
                 self.out.write_all(&self.line)?;
