@@ -26,6 +26,13 @@ fn main() -> ExitCode {
             print!("{}", tlsaudit::profile::default_profile_toml());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions(c) => {
+            tlsaudit::cli::docs::write_completions(c.shell, &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => tlsaudit::cli::docs::write_man_page(&mut io::stdout().lock())
+            .map(|()| ExitCode::SUCCESS)
+            .context("writing the man page"),
     };
     match result {
         Ok(code) => code,

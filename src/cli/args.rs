@@ -25,6 +25,16 @@ pub enum Command {
     Live(LiveArgs),
     /// Print the built-in profile (TOML, with the guide's steps as comments).
     Profile(ProfileArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of tlsaudit and its subcommands.
+    Man,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
