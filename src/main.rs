@@ -67,6 +67,17 @@ pub fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write + Send>>
     })
 }
 
+/// SIGHUP in `live`: the report file again, appended to (a new file when
+/// logrotate moved the old one away).
+fn reopen_output(path: &Path) -> anyhow::Result<Box<dyn Write + Send>> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot re-open output file", path.display()))?;
+    Ok(Box::new(BufWriter::new(f)))
+}
+
 /// The exit code of the contract for a run's totals.
 pub fn exit_code(totals: &Totals, input_failed: bool, strict: bool) -> ExitCode {
     if input_failed {
@@ -375,6 +386,10 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
         tick_every: (args.summary_interval > 0)
             .then(|| std::time::Duration::from_secs(args.summary_interval)),
         write: args.write.clone(),
+        write_max_bytes: args.write_max_mib.map(|m| m.saturating_mul(1 << 20)),
+        write_files: args
+            .write_files
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
     let out = open_output(plan.output.as_deref())?;
     let mut reporter = Reporter::new(plan.report.clone(), &plan.profile, out);
@@ -409,6 +424,11 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
             LiveEvent::Dropped(n) => reporter.warning(&format!(
                 "the kernel dropped {n} packet(s): verdicts of flows in that window may be unknown (try --ring-mib)"
             ))?,
+            LiveEvent::Reopen => {
+                if let Some(path) = plan.output.as_deref() {
+                    reporter.replace_output(reopen_output(path)?)?;
+                }
+            }
             LiveEvent::Stats { stats, open_flows } => metrics.capture(
                 stats.packets,
                 stats.bytes,

@@ -867,3 +867,98 @@ fn live_warns_of_a_certificate_expiring_in_ten_days_and_reports_a_changed_certif
         assert_eq!(changes[0]["frame"], flows[1]["first_frame"]);
     });
 }
+
+/// Flow lines in a jsonl report file (0 when it does not exist).
+fn flow_lines(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"flow\""))
+        .count()
+}
+
+#[test]
+fn sighup_reopens_the_report_and_starts_the_next_ring_file() {
+    let name = "tlsaudit live SIGHUP and --write ring";
+    if !should_run(name) || !have_openssl(name) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    in_netns(move || {
+        let (scert, skey) = make_cert(&dir_path, "imp.example.com");
+        let (ccert, ckey) = make_cert(&dir_path, "ocs.example.com");
+        let report = dir_path.join("federation.jsonl");
+        let rotated = dir_path.join("federation.jsonl.1");
+        let pcap = dir_path.join("audited.pcap");
+        let (report_arg, pcap_arg) = (report.display().to_string(), pcap.display().to_string());
+        let mut audit = spawn_tlsaudit(
+            &[
+                "-i",
+                "lo",
+                "--duration",
+                "60",
+                "--format",
+                "jsonl",
+                "--summary-interval",
+                "0",
+                "-o",
+                &report_arg,
+                "--write",
+                &pcap_arg,
+                "--write-max-mib",
+                "1",
+                "--write-files",
+                "2",
+            ],
+            &dir_path.join("stdout"),
+        );
+        wait_for("the packet socket", packet_socket_bound);
+        let _server = openssl_server(&scert, &skey, &["-Verify", "1"]);
+        wait_for("openssl s_server", || tcp_listening(AUDITED));
+
+        tls_connection(&ccert, &ckey);
+        poll("the first flow", 30, || {
+            (flow_lines(&report) == 1).then_some(())
+        });
+        // What logrotate does: move the file away, then SIGHUP.
+        std::fs::rename(&report, &rotated).expect("rotate");
+        let pid = audit.0.id().to_string();
+        let st = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        poll("the new report file", 30, || report.exists().then_some(()));
+        tls_connection(&ccert, &ckey);
+        poll("the second flow", 30, || {
+            (flow_lines(&report) == 1).then_some(())
+        });
+        let st = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let status = audit.0.wait().expect("tlsaudit");
+        assert_eq!(status.code(), Some(1), "failing flows exit 1");
+
+        assert_eq!(
+            flow_lines(&rotated),
+            1,
+            "first flow stays in the rotated file"
+        );
+        assert_eq!(flow_lines(&report), 1, "second flow in the re-opened file");
+        assert!(
+            std::fs::read_to_string(&report)
+                .unwrap_or_default()
+                .contains("{\"type\":\"summary\""),
+            "summary at exit goes to the re-opened file"
+        );
+        // The ring: SIGHUP started file 2; each holds one connection.
+        assert!(!pcap.exists(), "ring mode writes numbered files only");
+        let first = dir_path.join("audited_00001.pcap");
+        let second = dir_path.join("audited_00002.pcap");
+        assert_eq!(client_syns(&first), 1);
+        assert_eq!(client_syns(&second), 1);
+    });
+}

@@ -141,6 +141,12 @@ pub struct LiveArgs {
     /// Keep the audited packets (TCP on the audited ports) in this pcap file.
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// With --write: a ring of files (FILE_00001.pcap, …), each at most this size (MiB).
+    #[arg(long, value_name = "MIB", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_max_mib: Option<u64>,
+    /// With --write-max-mib: keep only the newest N files (the oldest is deleted).
+    #[arg(long, value_name = "N", requires = "write_max_mib", value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_files: Option<u64>,
     /// Kernel ring buffer size (MiB).
     #[arg(long, value_name = "MIB", default_value_t = 32)]
     pub ring_mib: usize,

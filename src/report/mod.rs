@@ -374,6 +374,14 @@ impl Reporter {
         Ok(())
     }
 
+    /// Continue the report in `out` (live: the report file re-opened on
+    /// SIGHUP); what was written so far is flushed to the old one.
+    pub fn replace_output(&mut self, out: Box<dyn Write + Send>) -> Result<(), RenderError> {
+        self.out.flush()?;
+        self.out = out;
+        Ok(())
+    }
+
     /// Write the event in `self.line` in one call and flush it (`jsonl`
     /// can be followed live).
     fn write_line(&mut self) -> Result<(), RenderError> {
