@@ -12,6 +12,7 @@ mod ecs_format;
 mod keys;
 mod layering;
 mod live;
+mod operations;
 mod ordering;
 mod profile_cli;
 mod report_format;

@@ -204,8 +204,8 @@ pub(crate) struct RunView<'a> {
     pub warnings: &'a [WarningRecord],
     pub summary: &'a SummaryRecord,
     pub remedies: &'a Remedies,
-    /// Per-peer section: the pairs (only when the run has two flows or
-    /// more: consistency needs something to compare) and their changes.
+    /// Per-peer section: the pairs seen more than once or with a change
+    /// (consistency needs something to compare), and the changes.
     pub peers: &'a [PeerRecord],
     pub changes: &'a [ChangeRecord],
     pub changes_not_listed: u64,
@@ -468,15 +468,14 @@ impl Reporter {
                 json::write_document(&mut *self.out, &head, &mut self.json_flows)?;
             }
             Format::Table | Format::Markdown => {
-                let peers: Vec<PeerRecord> = if self.summary.flows >= 2 {
-                    self.peers
-                        .summary()
-                        .into_iter()
-                        .map(|p| PeerRecord::new(p, &mut self.redactor))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
+                // A pair seen once has nothing to be consistent with.
+                let peers: Vec<PeerRecord> = self
+                    .peers
+                    .summary()
+                    .into_iter()
+                    .filter(|p| p.flows >= 2 || p.changes > 0)
+                    .map(|p| PeerRecord::new(p, &mut self.redactor))
+                    .collect();
                 let view = RunView {
                     peers: &peers,
                     changes: &self.changes,
