@@ -459,7 +459,7 @@ pub(super) fn expiry_findings(
             } else {
                 format!("certificate #{} of the {}'s chain", i + 1, role.name())
             };
-            let days = (na - at) / 86_400;
+            let days = na.saturating_sub(at) / 86_400;
             out.push(Finding {
                 kind: FindingKind::CertificateExpiresSoon,
                 role: Some(role),

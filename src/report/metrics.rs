@@ -222,7 +222,7 @@ impl Metrics {
             self.remember(&labels);
             self.expiry_days
                 .get_or_create(&labels)
-                .set((earliest - at) as f64 / 86_400.0);
+                .set(earliest.saturating_sub(at) as f64 / 86_400.0);
             self.not_after.get_or_create(&labels).set(earliest);
         }
     }
