@@ -25,6 +25,13 @@ fn main() -> ExitCode {
             print!("{}", tlsaudit::profile::default_profile_toml());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions(c) => {
+            tlsaudit::cli::docs::write_completions(c.shell, &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => tlsaudit::cli::docs::write_man_page(&mut io::stdout().lock())
+            .map(|()| ExitCode::SUCCESS)
+            .context("writing the man page"),
     };
     match result {
         Ok(code) => code,
@@ -57,6 +64,17 @@ pub fn open_output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write + Send>>
         }
         None => Box::new(BufWriter::new(io::stdout())),
     })
+}
+
+/// SIGHUP in `live`: the report file again, appended to (a new file when
+/// logrotate moved the old one away).
+fn reopen_output(path: &Path) -> anyhow::Result<Box<dyn Write + Send>> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot re-open output file", path.display()))?;
+    Ok(Box::new(BufWriter::new(f)))
 }
 
 /// The exit code of the contract for a run's totals.
@@ -181,7 +199,9 @@ fn run_check(
         && (plan.output.is_some()
             || matches!(
                 plan.report.format,
-                tlsaudit::report::Format::Json | tlsaudit::report::Format::Jsonl
+                tlsaudit::report::Format::Json
+                    | tlsaudit::report::Format::Jsonl
+                    | tlsaudit::report::Format::Ecs
             ));
     let mut input_failed = false;
 
@@ -327,10 +347,30 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
         tick_every: (args.summary_interval > 0)
             .then(|| std::time::Duration::from_secs(args.summary_interval)),
         write: args.write.clone(),
+        write_max_bytes: args.write_max_mib.map(|m| m.saturating_mul(1 << 20)),
+        write_files: args
+            .write_files
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
     let out = open_output(plan.output.as_deref())?;
     let mut reporter =
         Reporter::new(plan.report.clone(), &plan.profile, out).with_diagrams(plan.diagrams);
+    // Started before the capture: a port already taken is an option error (exit 2).
+    let metrics = std::sync::Arc::new(tlsaudit::report::metrics::Metrics::new());
+    let _metrics_server = match &args.metrics {
+        Some(addr) => {
+            let server = tlsaudit::report::metrics::MetricsServer::start(
+                addr,
+                std::sync::Arc::clone(&metrics),
+            )?;
+            if !plan.quiet {
+                eprintln!("tlsaudit: metrics on http://{}/metrics", server.addr());
+            }
+            reporter = reporter.with_metrics(std::sync::Arc::clone(&metrics));
+            Some(server)
+        }
+        None => None,
+    };
     let stats = live_engine::run::<anyhow::Error>(&run, &plan.engine, &mut |ev| {
         match ev {
             LiveEvent::Started => {
@@ -347,6 +387,17 @@ fn run_live(args: &tlsaudit::cli::args::LiveArgs) -> anyhow::Result<ExitCode> {
             LiveEvent::Dropped(n) => reporter.warning(&format!(
                 "the kernel dropped {n} packet(s): verdicts of flows in that window may be unknown (try --ring-mib)"
             ))?,
+            LiveEvent::Reopen => {
+                if let Some(path) = plan.output.as_deref() {
+                    reporter.replace_output(reopen_output(path)?)?;
+                }
+            }
+            LiveEvent::Stats { stats, open_flows } => metrics.capture(
+                stats.packets,
+                stats.bytes,
+                stats.dropped.unwrap_or(0),
+                open_flows,
+            ),
         }
         Ok(())
     });

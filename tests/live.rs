@@ -530,3 +530,435 @@ fn live_binary_loses_no_flow_and_keeps_memory_flat_under_many_connections() {
         );
     });
 }
+
+// ---- Operations: Prometheus metrics, expiry warnings, peer changes ----
+
+/// Port of `--metrics` inside the test's namespace.
+const METRICS_PORT: u16 = 9862;
+/// Port of the Prometheus server inside the test's namespace.
+const PROMETHEUS_PORT: u16 = 9090;
+
+/// Debian's `prometheus` binary. Missing: skip with a message, except in
+/// CI (`CI=true`), where `.ci/run` installs it and its absence must fail.
+fn prometheus_binary(name: &str) -> Option<String> {
+    let found = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .map(str::to_string);
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{name}: CI=true but the prometheus package is not installed"
+        );
+        eprintln!("skipping {name}: prometheus not installed (apt-get install prometheus)");
+    }
+    found
+}
+
+/// Percent-encodes a PromQL query for a URL.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A plain HTTP/1.0 GET on 127.0.0.1; the body, or None when not reachable.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut r = String::new();
+    s.read_to_string(&mut r).ok()?;
+    r.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+/// Prometheus' instant query API: the first sample's value.
+fn prom_value(query: &str) -> Option<f64> {
+    let body = http_get(
+        PROMETHEUS_PORT,
+        &format!("/api/v1/query?query={}", url_encode(query)),
+    )?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+/// Polls `probe` until it returns Some, for at most `secs`.
+fn poll<T>(what: &str, secs: u64, probe: impl Fn() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A self-signed certificate valid for `days` (a distinct serial each call).
+fn make_cert_days(dir: &std::path::Path, cn: &str, tag: &str, days: u32) -> (String, String) {
+    let (cert, key) = (
+        dir.join(format!("{cn}-{tag}.crt")),
+        dir.join(format!("{cn}-{tag}.key")),
+    );
+    let st = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days"])
+        .arg(days.to_string())
+        .arg("-subj")
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl req");
+    assert!(st.success(), "openssl req failed");
+    (cert.display().to_string(), key.display().to_string())
+}
+
+/// One mutual-TLS connection with `openssl s_client` (TLS 1.2: the
+/// built-in profile fails it) that sends a SIP line and closes.
+fn tls_connection(ccert: &str, ckey: &str) {
+    let mut client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{AUDITED}"),
+            "-tls1_2",
+        ])
+        .args(["-cert", ccert, "-key", ckey])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn openssl s_client");
+    if let Some(mut stdin) = client.stdin.take() {
+        stdin
+            .write_all(b"OPTIONS sip:imp.example.com SIP/2.0\r\n\r\n")
+            .expect("write");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let st = client.wait().expect("s_client");
+    assert!(st.success(), "s_client failed: {st}");
+}
+
+#[test]
+fn prometheus_scrapes_live_metrics_and_its_api_returns_the_failing_flow() {
+    let name = "tlsaudit live --metrics with Prometheus";
+    if !should_run(name) || !have_openssl(name) {
+        return;
+    }
+    let Some(prometheus) = prometheus_binary(name) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    in_netns(move || {
+        let (scert, skey) = make_cert(&dir_path, "imp.example.com");
+        let (ccert, ckey) = make_cert(&dir_path, "ocs.example.com");
+        let out = dir_path.join("out.jsonl");
+        let metrics_addr = format!("127.0.0.1:{METRICS_PORT}");
+        let mut audit = spawn_tlsaudit(
+            &[
+                "-i",
+                "lo",
+                "--duration",
+                "120",
+                "--format",
+                "jsonl",
+                "--summary-interval",
+                "0",
+                "--metrics",
+                &metrics_addr,
+            ],
+            &out,
+        );
+        wait_for("the packet socket", packet_socket_bound);
+        wait_for("the metrics endpoint", || tcp_listening(METRICS_PORT));
+
+        // The shipped alert rules, evaluated every second.
+        let rules = super::util::root().join("contrib/prometheus/tlsaudit-alerts.yml");
+        let config = dir_path.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: tlsaudit\n    static_configs:\n      - targets: [\"{metrics_addr}\"]\n",
+                rules.display()
+            ),
+        )
+        .expect("write prometheus.yml");
+        let _prom = Reaped(
+            Command::new(&prometheus)
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir_path.join("tsdb").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(dir_path.join("prometheus.log")).expect("log"))
+                .spawn()
+                .expect("spawn prometheus"),
+        );
+        // Prometheus has scraped tlsaudit (the failing-flow series exists at 0).
+        poll("Prometheus to scrape tlsaudit", 60, || {
+            prom_value("up{job=\"tlsaudit\"}").filter(|&v| v == 1.0)
+        });
+        poll("the first sample of the failing-flow counter", 30, || {
+            prom_value("tlsaudit_flows_total{verdict=\"fail\"}")
+        });
+
+        let _server = openssl_server(&scert, &skey, &["-Verify", "1"]);
+        wait_for("openssl s_server", || tcp_listening(AUDITED));
+        tls_connection(&ccert, &ckey);
+
+        let failing = poll("the failing flow in Prometheus", 60, || {
+            prom_value("tlsaudit_flows_total{verdict=\"fail\"}").filter(|&v| v >= 1.0)
+        });
+        assert_eq!(failing, 1.0);
+        let version_fail = poll("the version check in Prometheus", 30, || {
+            prom_value("tlsaudit_checks_total{check=\"version\",verdict=\"fail\"}")
+        });
+        assert_eq!(version_fail, 1.0);
+        // Capture totals reach the metrics once a second.
+        poll("the packet counter in Prometheus", 30, || {
+            prom_value("tlsaudit_packets_total").filter(|&v| v >= 10.0)
+        });
+        // The certificates live 2 days: within the 30-day window.
+        let days = poll("the server certificate's expiry gauge", 30, || {
+            prom_value("tlsaudit_certificate_expiry_days{role=\"server\",cn=\"imp.example.com\"}")
+        });
+        assert!((0.0..=2.5).contains(&days), "expiry days {days}");
+        // Both shipped alert rules fire (or are pending) on what was scraped.
+        let alerts = poll("both alerts", 60, || {
+            let body = http_get(PROMETHEUS_PORT, "/api/v1/alerts")?;
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            let names: Vec<String> = v["data"]["alerts"]
+                .as_array()?
+                .iter()
+                .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_string))
+                .collect();
+            (names.iter().any(|n| n == "TlsFederationFlowFailing")
+                && names
+                    .iter()
+                    .any(|n| n == "TlsFederationCertificateExpiring"))
+            .then_some(names)
+        });
+        assert!(!alerts.is_empty());
+
+        let st = Command::new("kill")
+            .args(["-TERM", &audit.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let status = audit.0.wait().expect("tlsaudit");
+        assert_eq!(status.code(), Some(1), "a failing flow exits 1");
+    });
+}
+
+#[test]
+fn live_warns_of_a_certificate_expiring_in_ten_days_and_reports_a_changed_certificate() {
+    let name = "tlsaudit live expiry and change events";
+    if !should_run(name) || !have_openssl(name) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    in_netns(move || {
+        let (first_cert, first_key) = make_cert_days(&dir_path, "imp.example.com", "a", 10);
+        let (second_cert, second_key) = make_cert_days(&dir_path, "imp.example.com", "b", 300);
+        let (ccert, ckey) = make_cert_days(&dir_path, "ocs.example.com", "c", 300);
+        let out = dir_path.join("out.jsonl");
+        let mut audit = spawn_tlsaudit(
+            &[
+                "-i",
+                "lo",
+                "--duration",
+                "60",
+                "--format",
+                "jsonl",
+                "--summary-interval",
+                "0",
+            ],
+            &out,
+        );
+        wait_for("the packet socket", packet_socket_bound);
+        for (cert, key) in [(&first_cert, &first_key), (&second_cert, &second_key)] {
+            let mut server = openssl_server(cert, key, &["-Verify", "1"]);
+            wait_for("openssl s_server", || tcp_listening(AUDITED));
+            tls_connection(&ccert, &ckey);
+            let _ = server.0.kill();
+            let _ = server.0.wait();
+            wait_for("s_server to go", || !tcp_listening(AUDITED));
+        }
+        // Both flows judged (closed) before stopping.
+        poll("two flows in the report", 30, || {
+            let text = std::fs::read_to_string(&out).ok()?;
+            (text
+                .lines()
+                .filter(|l| l.starts_with("{\"type\":\"flow\""))
+                .count()
+                >= 2)
+                .then_some(())
+        });
+        let st = Command::new("kill")
+            .args(["-TERM", &audit.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        audit.0.wait().expect("tlsaudit");
+
+        let lines = json_lines(&out);
+        let flows = flows(&lines);
+        assert_eq!(flows.len(), 2, "report:\n{lines:#?}");
+        let kinds = |f: &serde_json::Value| -> Vec<String> {
+            f["findings"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x["kind"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // First connection: the server certificate expires in 10 days.
+        let first = kinds(flows[0]);
+        assert!(
+            first.contains(&"certificate-expires-soon".to_string()),
+            "{first:?}"
+        );
+        let soon = flows[0]["findings"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["kind"] == "certificate-expires-soon"))
+            .expect("expiry finding");
+        let msg = soon["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("the server certificate (CN imp.example.com) expires on ")
+                && (msg.contains(", 9 day(s)") || msg.contains(", 10 day(s)")),
+            "{msg}"
+        );
+        let warnings: Vec<&str> = lines
+            .iter()
+            .filter(|l| l["type"] == "warning")
+            .filter_map(|l| l["data"]["message"].as_str())
+            .collect();
+        assert!(
+            warnings.iter().any(|w| w.starts_with("peer 127.0.0.1 → 127.0.0.1:5062: the server certificate (CN imp.example.com) expires on ")),
+            "{warnings:?}"
+        );
+        // Second connection: same peer, another certificate.
+        assert!(!kinds(flows[1]).contains(&"certificate-expires-soon".to_string()));
+        assert!(kinds(flows[1]).contains(&"peer-changed".to_string()));
+        let changes: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["type"] == "change")
+            .map(|l| &l["data"])
+            .collect();
+        assert_eq!(changes.len(), 1, "{changes:#?}");
+        assert_eq!(changes[0]["what"], "server_certificate");
+        assert_eq!(changes[0]["server"], "127.0.0.1");
+        assert_eq!(changes[0]["previous"]["frame"], flows[0]["first_frame"]);
+        assert_eq!(changes[0]["frame"], flows[1]["first_frame"]);
+    });
+}
+
+/// Flow lines in a jsonl report file (0 when it does not exist).
+fn flow_lines(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"flow\""))
+        .count()
+}
+
+#[test]
+fn sighup_reopens_the_report_and_starts_the_next_ring_file() {
+    let name = "tlsaudit live SIGHUP and --write ring";
+    if !should_run(name) || !have_openssl(name) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    in_netns(move || {
+        let (scert, skey) = make_cert(&dir_path, "imp.example.com");
+        let (ccert, ckey) = make_cert(&dir_path, "ocs.example.com");
+        let report = dir_path.join("federation.jsonl");
+        let rotated = dir_path.join("federation.jsonl.1");
+        let pcap = dir_path.join("audited.pcap");
+        let (report_arg, pcap_arg) = (report.display().to_string(), pcap.display().to_string());
+        let mut audit = spawn_tlsaudit(
+            &[
+                "-i",
+                "lo",
+                "--duration",
+                "60",
+                "--format",
+                "jsonl",
+                "--summary-interval",
+                "0",
+                "-o",
+                &report_arg,
+                "--write",
+                &pcap_arg,
+                "--write-max-mib",
+                "1",
+                "--write-files",
+                "2",
+            ],
+            &dir_path.join("stdout"),
+        );
+        wait_for("the packet socket", packet_socket_bound);
+        let _server = openssl_server(&scert, &skey, &["-Verify", "1"]);
+        wait_for("openssl s_server", || tcp_listening(AUDITED));
+
+        tls_connection(&ccert, &ckey);
+        poll("the first flow", 30, || {
+            (flow_lines(&report) == 1).then_some(())
+        });
+        // What logrotate does: move the file away, then SIGHUP.
+        std::fs::rename(&report, &rotated).expect("rotate");
+        let pid = audit.0.id().to_string();
+        let st = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        poll("the new report file", 30, || report.exists().then_some(()));
+        tls_connection(&ccert, &ckey);
+        poll("the second flow", 30, || {
+            (flow_lines(&report) == 1).then_some(())
+        });
+        let st = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        let status = audit.0.wait().expect("tlsaudit");
+        assert_eq!(status.code(), Some(1), "failing flows exit 1");
+
+        assert_eq!(
+            flow_lines(&rotated),
+            1,
+            "first flow stays in the rotated file"
+        );
+        assert_eq!(flow_lines(&report), 1, "second flow in the re-opened file");
+        assert!(
+            std::fs::read_to_string(&report)
+                .unwrap_or_default()
+                .contains("{\"type\":\"summary\""),
+            "summary at exit goes to the re-opened file"
+        );
+        // The ring: SIGHUP started file 2; each holds one connection.
+        assert!(!pcap.exists(), "ring mode writes numbered files only");
+        let first = dir_path.join("audited_00001.pcap");
+        let second = dir_path.join("audited_00002.pcap");
+        assert_eq!(client_syns(&first), 1);
+        assert_eq!(client_syns(&second), 1);
+    });
+}

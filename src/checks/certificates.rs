@@ -447,6 +447,48 @@ pub(super) fn findings(
     }
 }
 
+/// Certificates of either side (leaf and chain) that are still valid at
+/// the capture time but expire within `warn_days` of it. A warning, not a
+/// failure: the link works today (an already expired leaf is
+/// [`FindingKind::CertificateExpired`]).
+pub(super) fn expiry_findings(
+    f: &FlowFacts,
+    warn_days: u32,
+    server: Option<&SeenChain<'_>>,
+    client: Option<&SeenChain<'_>>,
+    out: &mut Vec<Finding>,
+) {
+    if warn_days == 0 {
+        return;
+    }
+    let at = f.first_seen.secs;
+    let horizon = at.saturating_add(i64::from(warn_days) * 86_400);
+    for (role, seen) in [(Role::Server, server), (Role::Client, client)] {
+        let Some(seen) = seen else { continue };
+        for (i, c) in seen.chain.certs.iter().enumerate() {
+            let Some(na) = c.not_after.filter(|&na| na >= at && na <= horizon) else {
+                continue;
+            };
+            let which = if i == 0 {
+                format!("the {} certificate", role.name())
+            } else {
+                format!("certificate #{} of the {}'s chain", i + 1, role.name())
+            };
+            let days = na.saturating_sub(at) / 86_400;
+            out.push(Finding {
+                kind: FindingKind::CertificateExpiresSoon,
+                role: Some(role),
+                message: format!(
+                    "{which} (CN {}) expires on {}, {days} day(s) after the capture (warn_expiry_days = {warn_days})",
+                    cn_list(c),
+                    date(na)
+                ),
+                frames: vec![seen.chain.frame],
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixture::{cert, FlowBuilder, CAPTURE_TIME};
@@ -665,6 +707,67 @@ mod tests {
             "{kinds:?}"
         );
         assert!(!kinds.contains(&FindingKind::ServerCertificateWithoutServerAuth));
+    }
+
+    fn expiring_in(days: i64) -> CertFacts {
+        let mut c = cert(&["ocs.example.com"]);
+        c.not_after = Some(CAPTURE_TIME + days * 86_400);
+        c
+    }
+
+    #[test]
+    fn certificate_expiring_in_ten_days_is_a_warning_naming_side_and_date() {
+        let f = FlowBuilder::new()
+            .federation_ok()
+            .client_chain(8, vec![expiring_in(10)])
+            .build();
+        let j = judge(f, &profile());
+        let soon: Vec<&Finding> = j
+            .findings
+            .iter()
+            .filter(|x| x.kind == FindingKind::CertificateExpiresSoon)
+            .collect();
+        assert_eq!(soon.len(), 1, "{:?}", j.findings);
+        assert_eq!(soon[0].role, Some(Role::Client));
+        assert_eq!(
+            soon[0].message,
+            "the client certificate (CN ocs.example.com) expires on 2026-01-11, 10 day(s) after the capture (warn_expiry_days = 30)"
+        );
+        assert_eq!(soon[0].frames, vec![8]);
+        // A warning: the flow still passes.
+        assert_eq!(j.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn expiry_window_follows_the_profile_and_covers_the_chain() {
+        let mut ca = cert(&["Example Issuing CA"]);
+        ca.not_after = Some(CAPTURE_TIME + 20 * 86_400);
+        let f = FlowBuilder::new()
+            .federation_ok()
+            .client_chain(8, vec![expiring_in(40), ca])
+            .build();
+        let mut p = profile();
+        let j = judge(f.clone(), &p);
+        let msgs: Vec<&str> = j
+            .findings
+            .iter()
+            .filter(|x| x.kind == FindingKind::CertificateExpiresSoon)
+            .map(|x| x.message.as_str())
+            .collect();
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].starts_with("certificate #2 of the client's chain (CN Example Issuing CA) expires on 2026-01-21"), "{}", msgs[0]);
+        p.warn_expiry_days = 45;
+        let n = judge(f.clone(), &p)
+            .findings
+            .iter()
+            .filter(|x| x.kind == FindingKind::CertificateExpiresSoon)
+            .count();
+        assert_eq!(n, 2);
+        p.warn_expiry_days = 0;
+        assert!(judge(f, &p)
+            .findings
+            .iter()
+            .all(|x| x.kind != FindingKind::CertificateExpiresSoon));
     }
 
     #[test]

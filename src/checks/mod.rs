@@ -30,6 +30,7 @@ pub mod fixture;
 mod handshake;
 pub mod names;
 mod negotiation;
+pub mod peers;
 pub mod record_layer;
 pub mod remedies;
 
@@ -196,6 +197,24 @@ pub enum FindingKind {
     Midstream,
     /// The TLS decoder noted a problem (damaged or oversized message).
     DecoderNote,
+    /// A certificate (leaf or chain) expires within the profile's
+    /// `warn_expiry_days` of the capture time: an outage ahead, not yet one.
+    CertificateExpiresSoon,
+    /// The peer pair presented a different certificate, version or cipher
+    /// than on its previous connection, or a name's members differ
+    /// (`peers.rs`).
+    PeerChanged,
+}
+
+impl FindingKind {
+    /// Findings an operator acts on even when the flow passes (an outage
+    /// ahead, a peer that changed): reports list such flows too.
+    pub fn needs_attention(self) -> bool {
+        matches!(
+            self,
+            FindingKind::CertificateExpiresSoon | FindingKind::PeerChanged
+        )
+    }
 }
 
 /// An extra observation about a flow.
@@ -257,6 +276,13 @@ pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
     let server_cn = certificates::server_cn(&facts, profile, server.as_ref(), &mut findings);
     let client_cn = certificates::client_cn(&facts, profile, client.as_ref(), &mut findings);
     certificates::findings(&facts, server.as_ref(), client.as_ref(), &mut findings);
+    certificates::expiry_findings(
+        &facts,
+        profile.warn_expiry_days,
+        server.as_ref(),
+        client.as_ref(),
+        &mut findings,
+    );
     let checks = Checks {
         handshake,
         version,

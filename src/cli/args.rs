@@ -25,6 +25,16 @@ pub enum Command {
     Live(LiveArgs),
     /// Print the built-in profile (TOML, with the guide's steps as comments).
     Profile(ProfileArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of tlsaudit and its subcommands.
+    Man,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,6 +45,8 @@ pub enum FormatArg {
     Markdown,
     /// One self-contained HTML file with an SVG handshake ladder per flow.
     Html,
+    /// One Elastic Common Schema JSON line per flow (for a SIEM).
+    Ecs,
 }
 
 /// Which flows get a handshake ladder (Markdown: Mermaid, HTML: SVG).
@@ -145,9 +157,18 @@ pub struct LiveArgs {
     /// Keep the audited packets (TCP on the audited ports) in this pcap file.
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// With --write: a ring of files (FILE_00001.pcap, …), each at most this size (MiB).
+    #[arg(long, value_name = "MIB", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_max_mib: Option<u64>,
+    /// With --write-max-mib: keep only the newest N files (the oldest is deleted).
+    #[arg(long, value_name = "N", requires = "write_max_mib", value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_files: Option<u64>,
     /// Kernel ring buffer size (MiB).
     #[arg(long, value_name = "MIB", default_value_t = 32)]
     pub ring_mib: usize,
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. 127.0.0.1:9862).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Clone, ClapArgs)]

@@ -3,4 +3,5 @@
 //! engine never sees clap.
 
 pub mod args;
+pub mod docs;
 pub mod plan;

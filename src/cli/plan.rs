@@ -94,6 +94,7 @@ impl Plan {
             Some(FormatArg::Jsonl) => Format::Jsonl,
             Some(FormatArg::Markdown) => Format::Markdown,
             Some(FormatArg::Html) => Format::Html,
+            Some(FormatArg::Ecs) => Format::Ecs,
             None if live && !to_terminal => Format::Jsonl,
             None => Format::Table,
         };

@@ -4,8 +4,6 @@
 //! Time: flows expire on capture time; when the link is quiet no packet
 //! carries time, so the loop advances capture time from the wall clock.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{DecodeCounters, EngineError, EngineOptions, SessionCache, Worker};
 use crate::capture::live::{LiveCapture, LiveOptions};
-use crate::capture::writer::PcapWriter;
+use crate::capture::writer::{PcapRing, RingOptions};
 use crate::capture::{CaptureError, InputStats, Timestamp};
 use crate::decode;
 use crate::facts::FlowFacts;
@@ -31,6 +29,10 @@ pub struct LiveRun {
     pub tick_every: Option<Duration>,
     /// Keep audited packets in this pcap file.
     pub write: Option<PathBuf>,
+    /// With `write`: a ring of files of at most this size (dumpcap's ring buffer).
+    pub write_max_bytes: Option<u64>,
+    /// With `write_max_bytes`: keep at most this many files.
+    pub write_files: Option<usize>,
 }
 
 /// What the live loop tells its caller.
@@ -46,6 +48,15 @@ pub enum LiveEvent {
     Tick(InputStats),
     /// The kernel dropped packets since the last report.
     Dropped(u64),
+    /// SIGHUP: the `--write` file was re-opened; the caller re-opens its
+    /// report file (logrotate).
+    Reopen,
+    /// Once a second: capture totals so far and the flows still open
+    /// (what `--metrics` exposes).
+    Stats {
+        stats: InputStats,
+        open_flows: usize,
+    },
 }
 
 /// Run until Ctrl-C / SIGTERM / `duration`. `on_event` errors stop the run.
@@ -63,21 +74,36 @@ pub fn run<E: From<EngineError>>(
             })
         })?;
     }
+    // SIGHUP re-opens output files (logrotate's `postrotate`).
+    let reopen = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reopen)).map_err(|e| {
+        EngineError::Capture(CaptureError::Live {
+            iface: run.capture.iface.clone(),
+            reason: format!("cannot install the signal handler: {e}"),
+        })
+    })?;
     let mut cap = LiveCapture::open(&run.capture).map_err(EngineError::from)?;
     on_event(LiveEvent::Started)?;
-    let mut writer = match &run.write {
-        Some(p) => {
-            let f = File::create(p).map_err(|source| {
+    let mut pcap = match &run.write {
+        Some(p) => Some(
+            PcapRing::open(
+                RingOptions {
+                    path: p.clone(),
+                    max_bytes: run.write_max_bytes,
+                    max_files: run.write_files,
+                },
+                cap.link_type(),
+                262_144,
+            )
+            .map_err(|source| {
                 EngineError::Capture(CaptureError::Open {
                     path: p.clone(),
                     source,
                 })
-            })?;
-            Some((BufWriter::new(f), p.clone()))
-        }
+            })?,
+        ),
         None => None,
     };
-    let mut pcap: Option<PcapWriter<BufWriter<File>>> = None;
     let mut worker = Worker::new(0, opts).with_early_reporting();
     let mut counters = DecodeCounters::default();
     let mut cache = SessionCache::default();
@@ -94,11 +120,6 @@ pub fn run<E: From<EngineError>>(
         if let Some(frame) = got {
             if let Ok(seg) = decode::decode(&frame) {
                 if opts.filter.matches(seg.src.port(), seg.dst.port()) {
-                    if let Some((w, path)) = writer.take() {
-                        pcap = Some(PcapWriter::new(w, frame.link, 262_144).map_err(|source| {
-                            EngineError::Capture(CaptureError::Open { path, source })
-                        })?);
-                    }
                     if let Some(p) = pcap.as_mut() {
                         // A write error (disk full) must not stop the audit.
                         let _ = p.write(&frame);
@@ -107,12 +128,23 @@ pub fn run<E: From<EngineError>>(
             }
             worker.frame(&frame, &mut counters);
         }
+        if reopen.swap(false, Ordering::Relaxed) {
+            if let Some(p) = pcap.as_mut() {
+                // Like a write error: the audit goes on (the next write retries).
+                let _ = p.reopen();
+            }
+            on_event(LiveEvent::Reopen)?;
+        }
         if last_sweep.elapsed() >= Duration::from_secs(1) {
             last_sweep = Instant::now();
             worker.sweep(wall_clock());
             if let Some(p) = pcap.as_mut() {
                 let _ = p.flush();
             }
+            on_event(LiveEvent::Stats {
+                stats: cap.stats().clone(),
+                open_flows: worker.open_flows(),
+            })?;
         }
         for mut f in worker.take_finished() {
             cache.observe(&mut f);

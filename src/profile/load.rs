@@ -18,6 +18,7 @@ use crate::tls::model::{CipherSuiteId, TlsVersion};
 struct RawProfile {
     name: Option<Spanned<String>>,
     ports: Option<Spanned<Vec<Spanned<i64>>>>,
+    warn_expiry_days: Option<Spanned<i64>>,
     tls: Option<RawTls>,
     peers: Option<RawPeers>,
 }
@@ -121,6 +122,19 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<Profile, ProfileError> 
             return Err(ctx.invalid(span, "`ports` must list at least one port".into()));
         }
         p.set_ports(out);
+    }
+    if let Some(days) = raw.warn_expiry_days {
+        let v = *days.get_ref();
+        // Ten years: past that a "days before expiry" warning means nothing.
+        p.warn_expiry_days = u32::try_from(v)
+            .ok()
+            .filter(|&d| d <= 3650)
+            .ok_or_else(|| {
+                ctx.invalid(
+                    days.span(),
+                    format!("`warn_expiry_days`: {v} is not a number of days (0-3650)"),
+                )
+            })?;
     }
     if let Some(tls) = raw.tls {
         if let Some(versions) = tls.versions {
@@ -328,6 +342,17 @@ match = "wildcard"
         let (line, msg) = err("name = \"x\"\nports = \"5062\"\n");
         assert_eq!(line, 2);
         assert!(msg.contains("ports"), "{msg}");
+    }
+
+    #[test]
+    fn warn_expiry_days_is_read_and_checked() {
+        let p = parse("warn_expiry_days = 10\n", Path::new("x.toml")).expect("valid");
+        assert_eq!(p.warn_expiry_days, 10);
+        let p = parse("name = \"x\"\n", Path::new("x.toml")).expect("valid");
+        assert_eq!(p.warn_expiry_days, 30);
+        let (line, msg) = err("name = \"x\"\nwarn_expiry_days = -1\n");
+        assert_eq!(line, 2);
+        assert!(msg.contains("warn_expiry_days"), "{msg}");
     }
 
     #[test]

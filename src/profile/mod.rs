@@ -151,7 +151,14 @@ pub struct Profile {
     pub peers: PeersPolicy,
     /// File the profile came from; `None` for the built-in one.
     pub origin: Option<PathBuf>,
+    /// A certificate (leaf or chain) expiring within this many days of the
+    /// capture time is a finding (and a live warning); 0 turns it off.
+    pub warn_expiry_days: u32,
 }
+
+/// Default of `warn_expiry_days`: a month leaves time to order, sign and
+/// install a federation certificate on both sides.
+pub const DEFAULT_WARN_EXPIRY_DAYS: u32 = 30;
 
 impl Profile {
     /// The built-in IM&P ↔ OCS profile (spec §2), without CNs: names are
@@ -172,6 +179,7 @@ impl Profile {
                 match_mode: MatchMode::ExactCi,
             },
             origin: None,
+            warn_expiry_days: DEFAULT_WARN_EXPIRY_DAYS,
         }
     }
 
@@ -250,6 +258,11 @@ name = "Cisco IM&P 9.x <-> Microsoft OCS/Lync federation (TLS, port 5062)"
 # "Enter 5062 in the Port field. The port number 5062 is the default IM and
 # Presence port where it listens for peer authentication TLS connections."
 ports = [5062]
+
+# Days before a certificate (leaf or chain) expires from which every flow
+# presenting it gets an expiry finding (and `live` a warning event); 0 = off.
+# An expired federation certificate is the most common federation outage.
+warn_expiry_days = 30
 
 [tls]
 # Allowed negotiated versions (TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3, SSLv3, or "0x0301").

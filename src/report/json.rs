@@ -12,7 +12,8 @@
 //! |---|---|---|
 //! | `flow` | one element of `flows[]` | as soon as the flow is judged |
 //! | `input` | one element of `inputs[]` | when that input is finished |
-//! | `warning` | one element of `warnings[]` | run-level warning |
+//! | `warning` | one element of `warnings[]` | run-level warning (in `live` also a certificate expiring within `warn_expiry_days`, once per certificate and day) |
+//! | `change` | a peer change (below); not in the document: the flow's `findings` carry it | before the flow that shows it |
 //! | `summary` | `summary` | at the end (and periodically in `live`) |
 //!
 //! Field names never change meaning within `tlsaudit.report/1`; fields may
@@ -32,7 +33,8 @@
 //!               "origin": "built-in", "ports": [5062], "versions": ["TLSv1.0"],
 //!               "cipher_suites": [{"id": "0x000a", "name": "TLS_RSA_WITH_3DES_EDE_CBC_SHA"}],
 //!               "empty_fragments": "forbidden", "client_certificate": "required",
-//!               "server_cn": ["imp.example.com"], "client_cn": ["ocs.example.com"], "match": "exact-ci"},
+//!               "server_cn": ["imp.example.com"], "client_cn": ["ocs.example.com"], "match": "exact-ci",
+//!               "warn_expiry_days": 30},
 //!   "inputs": [{"index": 0, "path": "fed.pcapng", "format": "pcapng", "link_types": ["ethernet"],
 //!               "packets": 42, "bytes": 9120, "warnings": [], "sha256": "9f86d0…", "error": null}],
 //!   "flows": [{
@@ -76,7 +78,8 @@
 //!                      "cipher_suites": 2, "offers_required_suite": true},
 //!     "not_tls": null,
 //!     "findings": [{"kind": "client-certificate-without-client-auth", "role": "client",
-//!                   "message": "…", "frames": [8]}]
+//!                   "message": "…", "frames": [8]}],
+//!     "ja4": "t10i020200_da5e85b893fc_5f852cd064d8"
 //!   }],
 //!   "warnings": [{"message": "…"}],
 //!   "summary": {"flows": 1, "pass": 0, "fail": 1, "unknown": 0,
@@ -94,6 +97,26 @@
 //! {"type":"input","data":{"index":0,"path":"fed.pcapng",…}}
 //! {"type":"summary","data":{"flows":1,"pass":0,"fail":1,"unknown":0,"by_check":{…}}}
 //! ```
+//!
+//! `ja4` is the JA4 fingerprint of the flow's ClientHello (null without
+//! one). Finding kinds added for operations: `certificate-expires-soon`
+//! (leaf or chain within `warn_expiry_days` of the capture time; a warning,
+//! the verdict does not change) and `peer-changed`.
+//!
+//! A `change` event (JSON Lines only), when a peer pair (client IP, server
+//! IP, within one input) presents another certificate, version or cipher
+//! suite than on its previous connection, or two addresses behind one
+//! certificate CN present different certificates:
+//!
+//! ```text
+//! {"type":"change","data":{"client":"10.0.0.2","server":"10.0.0.1","what":"server_certificate",
+//!  "role":"server","before":"CN imp.example.com, SHA-256 abababababab…",
+//!  "after":"CN imp.example.com, SHA-256 cdcdcdcdcdcd…","previous":{"input":0,"frame":1},
+//!  "input":0,"frame":30,"first_seen":"2026-01-01T10:00:00.000000Z","message":"…"}}
+//! ```
+//!
+//! `what` is `server_certificate`, `client_certificate`, `version`,
+//! `cipher_suite` or `name_members`.
 //!
 //! Check objects always carry `verdict` (`pass`/`fail`/`unknown`/`skipped`),
 //! `expected` (list, empty when the profile asks nothing), `observed` (string

@@ -209,6 +209,69 @@ pub(super) fn write(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderEr
         writeln!(out)?;
     }
 
+    let attention: Vec<_> = v
+        .flows
+        .iter()
+        .filter(|l| {
+            l.rec.verdict == Verdict::Pass
+                && l.rec.findings.iter().any(|f| f.kind.needs_attention())
+        })
+        .collect();
+    if !attention.is_empty() {
+        writeln!(out, "## Flows that pass with warnings")?;
+        for l in attention {
+            writeln!(out)?;
+            write_flow(out, l.no, &l.rec)?;
+        }
+        writeln!(out)?;
+    }
+
+    if !v.peers.is_empty() || !v.changes.is_empty() {
+        writeln!(out, "## Peers")?;
+        writeln!(out)?;
+        if !v.peers.is_empty() {
+            writeln!(
+                out,
+                "| input | client | server | server CN | client CN | version | cipher | flows | changes |"
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+            for p in v.peers {
+                let opt = |x: &Option<String>| x.as_deref().map_or_else(|| "-".to_string(), cell);
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    p.input,
+                    cell(&p.client),
+                    cell(&p.server),
+                    opt(&p.server_cn),
+                    opt(&p.client_cn),
+                    opt(&p.version),
+                    opt(&p.cipher_suite),
+                    p.flows,
+                    p.changes
+                )?;
+            }
+            writeln!(out)?;
+        }
+        for c in v.changes {
+            writeln!(
+                out,
+                "- change at frame {} (input {}), {} → {}: {}",
+                c.frame,
+                c.input,
+                cell(&c.client),
+                cell(&c.server),
+                c.message
+            )?;
+        }
+        if v.changes_not_listed > 0 {
+            writeln!(out, "- and {} more change(s)", v.changes_not_listed)?;
+        }
+        if !v.changes.is_empty() {
+            writeln!(out)?;
+        }
+    }
+
     if !v.warnings.is_empty() {
         writeln!(out, "## Warnings")?;
         writeln!(out)?;
@@ -245,6 +308,10 @@ fn write_flow(out: &mut dyn Write, no: u64, r: &ListedFlow) -> Result<(), Render
         "Input {}, first frame {}, first seen {}.",
         r.input, r.first_frame, r.first_seen
     )?;
+    if let Some(ja4) = &r.ja4 {
+        writeln!(out)?;
+        writeln!(out, "JA4 (client fingerprint): `{ja4}`.")?;
+    }
     writeln!(out)?;
     for (name, c) in r.checks.iter() {
         if !matches!(c.verdict, Verdict::Fail | Verdict::Unknown) {

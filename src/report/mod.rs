@@ -33,11 +33,13 @@
 //! assert_eq!((totals.flows, totals.pass), (1, 1));
 //! ```
 
+mod ecs;
 mod html;
 mod json;
 pub mod ladder;
 mod markdown;
 mod mermaid;
+pub mod metrics;
 pub mod model;
 pub mod redact;
 mod svg;
@@ -48,8 +50,13 @@ use std::io::Write;
 use crate::checks::{JudgedFlow, Verdict};
 use crate::profile::Profile;
 
+use crate::checks::peers::PeerTracker;
 use crate::checks::Checks;
-use model::{FlowRecord, InputRecord, ListedFlow, ProfileRecord, SummaryRecord, WarningRecord};
+use crate::checks::FindingKind;
+use model::{
+    ChangeRecord, FlowRecord, InputRecord, ListedFlow, PeerRecord, ProfileRecord, SummaryRecord,
+    WarningRecord,
+};
 use redact::Redactor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +65,8 @@ pub enum Format {
     Json,
     Jsonl,
     Markdown,
+    /// One Elastic Common Schema JSON line per flow (`ecs.rs`).
+    Ecs,
     /// One self-contained HTML file (no external resources) with an inline
     /// SVG ladder per flow.
     Html,
@@ -157,6 +166,15 @@ pub enum RenderError {
     Json(#[from] serde_json::Error),
 }
 
+/// Peer changes kept for the table and Markdown reports; past it they are
+/// counted ("and N more"): a flapping peer must not grow the report without
+/// bound (jsonl writes every one).
+const MAX_LISTED_CHANGES: usize = 200;
+
+/// Expiry warnings remembered in `live` so each is said once a day, not per
+/// flow; cleared when full (a reminder again is better than unbounded memory).
+const MAX_WARNED_EXPIRIES: usize = 4096;
+
 /// Flow numbers listed per remedy before eliding the rest ("and N more").
 const MAX_REMEDY_REFS: usize = 20;
 
@@ -224,6 +242,11 @@ pub(crate) struct RunView<'a> {
     pub warnings: &'a [WarningRecord],
     pub summary: &'a SummaryRecord,
     pub remedies: &'a Remedies,
+    /// Per-peer section: the pairs seen more than once or with a change
+    /// (consistency needs something to compare), and the changes.
+    pub peers: &'a [PeerRecord],
+    pub changes: &'a [ChangeRecord],
+    pub changes_not_listed: u64,
     pub only: Only,
     pub color: bool,
 }
@@ -247,6 +270,14 @@ pub struct Reporter {
     remedies: Remedies,
     /// Markdown and HTML: which flows get a ladder.
     diagrams: Diagrams,
+    peers: PeerTracker,
+    /// Table and Markdown: the peer changes, for the per-peer section.
+    changes: Vec<ChangeRecord>,
+    changes_not_listed: u64,
+    /// `live`: expiry warnings already written.
+    warned_expiries: std::collections::HashSet<String>,
+    /// `live --metrics`: counted per flow.
+    metrics: Option<std::sync::Arc<metrics::Metrics>>,
 }
 
 impl Reporter {
@@ -267,6 +298,11 @@ impl Reporter {
             warnings: Vec::new(),
             summary: SummaryRecord::default(),
             remedies: Remedies::default(),
+            peers: PeerTracker::default(),
+            changes: Vec::new(),
+            changes_not_listed: 0,
+            warned_expiries: std::collections::HashSet::new(),
+            metrics: None,
         }
     }
 
@@ -277,8 +313,71 @@ impl Reporter {
         self
     }
 
+    /// Count every flow (and its findings) in `metrics` as well.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Compare the flow with its peer's earlier flows: each change becomes
+    /// a finding of the flow and a `change` event (jsonl) or a line of the
+    /// per-peer section (table, Markdown). In `live`, certificates expiring
+    /// soon also become `warning` events, once per certificate and day.
+    fn peer_events(&mut self, flow: &mut JudgedFlow) -> Result<(), RenderError> {
+        for c in self.peers.observe(flow) {
+            flow.findings.push(c.finding());
+            let rec = ChangeRecord::new(&c, &mut self.redactor);
+            match self.opts.format {
+                Format::Jsonl => {
+                    json::event_line(&mut self.line, "change", &rec)?;
+                    self.write_line()?;
+                }
+                Format::Table if self.opts.streaming => {
+                    writeln!(
+                        self.out,
+                        "change: {} → {}: {}",
+                        rec.client, rec.server, rec.message
+                    )?;
+                    self.out.flush()?;
+                }
+                _ => {}
+            }
+            if self.changes.len() < MAX_LISTED_CHANGES {
+                self.changes.push(rec);
+            } else {
+                self.changes_not_listed += 1;
+            }
+        }
+        if self.opts.streaming {
+            for x in &flow.findings {
+                if x.kind != FindingKind::CertificateExpiresSoon {
+                    continue;
+                }
+                let text = format!(
+                    "peer {} → {}: {}",
+                    flow.facts.client.ip(),
+                    flow.facts.server,
+                    x.message
+                );
+                if self.warned_expiries.contains(&text) {
+                    continue;
+                }
+                if self.warned_expiries.len() >= MAX_WARNED_EXPIRIES {
+                    self.warned_expiries.clear();
+                }
+                self.warned_expiries.insert(text.clone());
+                self.warning(&text)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A judged flow (in final report order for files; as judged for live/stdin).
-    pub fn flow(&mut self, flow: JudgedFlow) -> Result<(), RenderError> {
+    pub fn flow(&mut self, mut flow: JudgedFlow) -> Result<(), RenderError> {
+        self.peer_events(&mut flow)?;
+        if let Some(m) = &self.metrics {
+            m.flow(&flow);
+        }
         let s = &mut self.summary;
         s.flows += 1;
         match flow.verdict {
@@ -300,6 +399,14 @@ impl Reporter {
             Format::Json => {
                 let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
                 self.json_flows.push(&rec)?;
+            }
+            Format::Ecs => {
+                let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
+                let doc = ecs::flow_document(&rec, &flow, &self.profile);
+                self.line.clear();
+                serde_json::to_writer(&mut self.line, &doc)?;
+                self.line.push(b'\n');
+                self.write_line()?;
             }
             Format::Table | Format::Markdown | Format::Html => {
                 let draws = self.opts.format != Format::Table && self.diagrams.draws(flow.verdict);
@@ -341,6 +448,14 @@ impl Reporter {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Continue the report in `out` (live: the report file re-opened on
+    /// SIGHUP); what was written so far is flushed to the old one.
+    pub fn replace_output(&mut self, out: Box<dyn Write + Send>) -> Result<(), RenderError> {
+        self.out.flush()?;
+        self.out = out;
         Ok(())
     }
 
@@ -414,6 +529,8 @@ impl Reporter {
     pub fn finish(mut self) -> Result<Totals, RenderError> {
         let totals = self.totals();
         match self.opts.format {
+            // Flows only: each line was written as its flow was judged.
+            Format::Ecs => {}
             Format::Jsonl => {
                 json::event_line(&mut self.line, "summary", &self.summary)?;
                 self.out.write_all(&self.line)?;
@@ -428,7 +545,18 @@ impl Reporter {
                 json::write_document(&mut *self.out, &head, &mut self.json_flows)?;
             }
             Format::Table | Format::Markdown | Format::Html => {
+                // A pair seen once has nothing to be consistent with.
+                let peers: Vec<PeerRecord> = self
+                    .peers
+                    .summary()
+                    .into_iter()
+                    .filter(|p| p.flows >= 2 || p.changes > 0)
+                    .map(|p| PeerRecord::new(p, &mut self.redactor))
+                    .collect();
                 let view = RunView {
+                    peers: &peers,
+                    changes: &self.changes,
+                    changes_not_listed: self.changes_not_listed,
                     profile: &self.profile_record,
                     inputs: &self.inputs,
                     flows: &self.listed,
@@ -584,6 +712,91 @@ mod tests {
             let b = render(format, Only::All, true, flows.clone(), &p).0;
             assert_eq!(a, b, "{format:?}");
         }
+    }
+
+    /// Two connections of one peer: the second presents another server
+    /// certificate, which expires 10 days after the capture.
+    fn renewed_pair() -> Vec<crate::facts::FlowFacts> {
+        let mut renewed = crate::checks::fixture::cert(&["imp.example.com"]);
+        renewed.sha256 = "cd".repeat(32);
+        renewed.serial = "77".into();
+        renewed.not_after = Some(crate::checks::fixture::CAPTURE_TIME + 10 * 86_400);
+        vec![
+            FlowBuilder::new().federation_ok().build(),
+            FlowBuilder::new()
+                .federation_ok()
+                .first_frame(30)
+                .server_chain(36, vec![renewed])
+                .build(),
+        ]
+    }
+
+    #[test]
+    fn check_reports_expiry_and_peer_change_in_every_format() {
+        let p = Profile::builtin();
+        let (out, totals) = render(Format::Jsonl, Only::All, false, renewed_pair(), &p);
+        assert_eq!(totals.pass, 2, "warnings do not fail a flow");
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        let types: Vec<&str> = lines.iter().filter_map(|l| l["type"].as_str()).collect();
+        assert_eq!(types, ["flow", "change", "flow", "input", "summary"]);
+        assert_eq!(lines[1]["data"]["what"], "server_certificate");
+        assert_eq!(lines[1]["data"]["server"], "10.0.0.1");
+        let kinds: Vec<&str> = lines[2]["data"]["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["kind"].as_str())
+            .collect();
+        assert_eq!(kinds, ["certificate-expires-soon", "peer-changed"]);
+
+        let (table, _) = render(Format::Table, Only::All, false, renewed_pair(), &p);
+        assert!(
+            table.contains("#2 10.0.0.2:49152 → 10.0.0.1:5062 (input 0, frame 30): pass"),
+            "{table}"
+        );
+        assert!(table.contains("  • the server certificate (CN imp.example.com) expires on 2026-01-11, 10 day(s) after the capture"), "{table}");
+        assert!(table.contains("\nPeers:\n  10.0.0.2 → 10.0.0.1 (input 0): 2 flow(s), 1 change(s); server CN imp.example.com"), "{table}");
+        assert!(table.contains("  change at frame 30 (input 0): 10.0.0.2 → 10.0.0.1: the server certificate of this peer changed (fingerprint, serial)"), "{table}");
+
+        let (md, _) = render(Format::Markdown, Only::All, true, renewed_pair(), &p);
+        assert!(md.contains("## Flows that pass with warnings"), "{md}");
+        assert!(md.contains("## Peers"), "{md}");
+        assert!(
+            md.contains("| 0 | host-1 | host-2 | imp.example.com |"),
+            "{md}"
+        );
+        assert!(!md.contains("0a1b2c3d"), "serials redacted: {md}");
+        assert!(!md.contains("10.0.0."), "redacted: {md}");
+    }
+
+    #[test]
+    fn live_warns_once_per_expiring_certificate() {
+        let p = Profile::builtin();
+        let buf = Shared::default();
+        let opts = ReportOptions {
+            format: Format::Jsonl,
+            only: Only::All,
+            redact: false,
+            color: false,
+            streaming: true,
+        };
+        let mut r = Reporter::new(opts, &p, Box::new(buf.clone()));
+        let flows = renewed_pair();
+        for f in [flows[1].clone(), flows[1].clone()] {
+            r.flow(judge(f, &p)).expect("flow");
+        }
+        r.finish().expect("finish");
+        let warnings: Vec<String> = buf
+            .text()
+            .lines()
+            .filter(|l| l.starts_with(r#"{"type":"warning""#))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("peer 10.0.0.2 → 10.0.0.1:5062: the server certificate (CN imp.example.com) expires on 2026-01-11"), "{}", warnings[0]);
     }
 
     #[test]

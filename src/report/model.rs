@@ -52,6 +52,7 @@ pub struct ProfileRecord {
     pub client_cn: Vec<String>,
     #[serde(rename = "match")]
     pub match_mode: &'static str,
+    pub warn_expiry_days: u32,
 }
 
 impl ProfileRecord {
@@ -72,6 +73,7 @@ impl ProfileRecord {
             server_cn: p.peers.server_cn.clone(),
             client_cn: p.peers.client_cn.clone(),
             match_mode: p.peers.match_mode.name(),
+            warn_expiry_days: p.warn_expiry_days,
         }
     }
 }
@@ -112,6 +114,71 @@ impl InputRecord {
         i.warnings = i.warnings.iter().map(|w| r.text(w)).collect();
         i.error = i.error.map(|e| r.text(&e));
         InputRecord { index, input: i }
+    }
+}
+
+/// A `change` event: a peer pair presented something else than on its
+/// previous connection (`checks::peers`), addresses redacted here.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeRecord {
+    pub client: String,
+    pub server: String,
+    pub what: &'static str,
+    pub role: Option<&'static str>,
+    pub before: String,
+    pub after: String,
+    pub previous: crate::checks::peers::SeenAt,
+    pub input: usize,
+    pub frame: FrameNo,
+    pub first_seen: Rfc3339,
+    pub message: String,
+}
+
+impl ChangeRecord {
+    pub fn new(c: &crate::checks::peers::PeerChange, r: &mut Redactor) -> Self {
+        ChangeRecord {
+            client: r.text(&c.client.to_string()),
+            server: r.text(&c.server.to_string()),
+            what: c.what,
+            role: c.role.map(|x| x.name()),
+            before: r.text(&c.before),
+            after: r.text(&c.after),
+            previous: c.previous,
+            input: c.input,
+            frame: c.frame,
+            first_seen: Rfc3339(c.first_seen),
+            message: r.text(&c.message),
+        }
+    }
+}
+
+/// One peer pair of the per-peer section (table, Markdown), redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerRecord {
+    pub input: usize,
+    pub client: String,
+    pub server: String,
+    pub server_cn: Option<String>,
+    pub client_cn: Option<String>,
+    pub version: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub flows: u64,
+    pub changes: u64,
+}
+
+impl PeerRecord {
+    pub fn new(p: crate::checks::peers::PeerSummary, r: &mut Redactor) -> Self {
+        PeerRecord {
+            input: p.input,
+            client: r.text(&p.client.to_string()),
+            server: r.text(&p.server.to_string()),
+            server_cn: p.server_cn,
+            client_cn: p.client_cn,
+            version: p.version,
+            cipher_suite: p.cipher_suite,
+            flows: p.flows,
+            changes: p.changes,
+        }
     }
 }
 
@@ -296,6 +363,8 @@ pub struct FlowRecord<'a> {
     /// not (or not wholly) why. Absent when no keys were given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decryption: Option<Cow<'a, str>>,
+    /// JA4 fingerprint of the ClientHello (FoxIO); null without one.
+    pub ja4: Option<String>,
 }
 
 fn redact_check(c: &mut crate::checks::CheckResult, r: &mut Redactor) {
@@ -427,6 +496,7 @@ impl<'a> FlowRecord<'a> {
             }),
             findings,
             decryption: f.tls.decryption.as_deref().map(|d| r.text_cow(d)),
+            ja4: f.tls.client_hello.as_ref().map(crate::tls::ja4::ja4),
         }
     }
 }
@@ -448,6 +518,8 @@ pub struct ListedFlow {
     pub decryption: Option<String>,
     /// The handshake ladder (Markdown diagrams, HTML), when the format draws one.
     pub ladder: Option<Ladder>,
+    /// JA4 fingerprint of the ClientHello; None without one.
+    pub ja4: Option<String>,
 }
 
 impl ListedFlow {
@@ -477,7 +549,9 @@ impl ListedFlow {
             j.facts.tls.decryption.take()
         };
         let ladder = ladder.then(|| Ladder::new(&j.facts, &j.checks, not_tls.as_deref()));
+        let ja4 = j.facts.tls.client_hello.as_ref().map(crate::tls::ja4::ja4);
         ListedFlow {
+            ja4,
             input: j.facts.input,
             client,
             server,

@@ -189,10 +189,13 @@ fn listing(v: &RunView<'_>) -> &'static str {
     }
 }
 
-/// Per listed flow that did not pass: each failing/unknown check's reason and frames.
+/// Per listed flow that did not pass (or passes with a finding that needs
+/// attention): each failing/unknown check's reason and frames, the findings.
 fn write_details(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
     let mut first = true;
-    for l in v.flows.iter().filter(|l| l.rec.verdict != Verdict::Pass) {
+    for l in v.flows.iter().filter(|l| {
+        l.rec.verdict != Verdict::Pass || l.rec.findings.iter().any(|f| f.kind.needs_attention())
+    }) {
         if first {
             writeln!(out)?;
             first = false;
@@ -217,6 +220,9 @@ fn write_flow_detail(
         r.first_frame,
         paint(verdict_word(r.verdict), r.verdict, color)
     )?;
+    if let Some(ja4) = &r.ja4 {
+        writeln!(out, "  ja4: {ja4}")?;
+    }
     for (name, c) in r.checks.iter() {
         if matches!(c.verdict, Verdict::Fail | Verdict::Unknown) {
             let frames = if c.frames.is_empty() {
@@ -242,6 +248,42 @@ fn write_flow_detail(
     }
     for f in &r.findings {
         writeln!(out, "  • {}", f.message)?;
+    }
+    Ok(())
+}
+
+/// The per-peer section: each peer pair with what it presented last, then
+/// every change seen between its connections.
+fn write_peers(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
+    if v.peers.is_empty() && v.changes.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Peers:")?;
+    for p in v.peers {
+        writeln!(
+            out,
+            "  {} → {} (input {}): {} flow(s), {} change(s); server CN {}, client CN {}, {}, {}",
+            p.client,
+            p.server,
+            p.input,
+            p.flows,
+            p.changes,
+            p.server_cn.as_deref().unwrap_or("-"),
+            p.client_cn.as_deref().unwrap_or("-"),
+            p.version.as_deref().unwrap_or("-"),
+            p.cipher_suite.as_deref().unwrap_or("-"),
+        )?;
+    }
+    for c in v.changes {
+        writeln!(
+            out,
+            "  change at frame {} (input {}): {} → {}: {}",
+            c.frame, c.input, c.client, c.server, c.message
+        )?;
+    }
+    if v.changes_not_listed > 0 {
+        writeln!(out, "  and {} more change(s)", v.changes_not_listed)?;
     }
     Ok(())
 }
@@ -295,6 +337,7 @@ fn write_tail(out: &mut dyn Write, v: &RunView<'_>) -> Result<(), RenderError> {
     if !failing.is_empty() {
         writeln!(out, "By check: {}", failing.join("; "))?;
     }
+    write_peers(out, v)?;
     for w in v.warnings {
         writeln!(out, "warning: {}", w.message)?;
     }

@@ -36,6 +36,8 @@ const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
 const EXT_SESSION_TICKET: u16 = 35;
 const EXT_PRE_SHARED_KEY: u16 = 41;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
+const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
+const EXT_ALPN: u16 = 16;
 
 /// A ServerHello whose random is this value is a HelloRetryRequest (RFC 8446 §4.1.3).
 #[rustfmt::skip]
@@ -101,7 +103,7 @@ pub fn is_hrr_random(random: &[u8]) -> bool {
 }
 
 /// GREASE values (RFC 8701): 0x?a?a with equal bytes.
-fn is_grease(v: u16) -> bool {
+pub(crate) fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
@@ -169,6 +171,21 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHelloFacts, HandshakeErro
                 f.ticket_digest = (!data.is_empty()).then(|| ticket_digest(data));
             }
             EXT_PRE_SHARED_KEY => f.psk = true,
+            EXT_SIGNATURE_ALGORITHMS => {
+                // u16 list length, then the u16 code points.
+                f.signature_algorithms = data
+                    .get(2..)
+                    .unwrap_or(&[])
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect();
+            }
+            EXT_ALPN => {
+                // u16 list length, then (u8 length, protocol)*.
+                f.alpn_first = data
+                    .get(2)
+                    .and_then(|&n| data.get(3..3 + usize::from(n)).map(<[u8]>::to_vec));
+            }
             EXT_SUPPORTED_VERSIONS => {
                 f.supported_versions = data
                     .get(1..)

@@ -20,6 +20,7 @@
 pub mod cert;
 pub mod decrypt;
 pub mod handshake;
+pub mod ja4;
 mod keyed;
 pub mod model;
 pub mod records;

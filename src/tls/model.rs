@@ -128,6 +128,10 @@ pub struct ClientHelloFacts {
     pub count: u32,
     /// client_random (32 bytes) for key-log matching.
     pub random: Vec<u8>,
+    /// signature_algorithms extension, in offer order (JA4).
+    pub signature_algorithms: Vec<u16>,
+    /// First protocol of the ALPN extension, raw (JA4); None without one.
+    pub alpn_first: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
