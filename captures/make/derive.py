@@ -23,6 +23,7 @@ changes it. Pure Python, no packages: the same inputs give the same bytes.
                                   after the handshake)
   midstream-tls12-3des.pcap       the same cut of tls12-3des.pcap
   midstream-tls12-gcm.pcap        the same cut of tls12-ecdhe-aes128-gcm.pcap
+  midstream-empty-fragments.pcap  the same cut of empty-fragments-both.pcap
   midstream-then-reconnect.pcap   the cut of compliant-mtls.pcap, then the same
                                   peers connect again with a full handshake
 
@@ -221,15 +222,25 @@ def expectations(d, client_port, port12_3des, port12_gcm):
     expect(d, "tfo-clienthello-resent.pcap", client_port,
            "TCP Fast Open refused: the ClientHello in the SYN and its resend are one ClientHello",
            dict(COMPLIANT))
+    certs_unseen = dict(server_cn="unknown", client_cn="unknown")
     expect(d, "midstream-tls10-3des.pcap", client_port,
            "joined after the handshake: the record layer says TLSv1.0 (version passes); record "
-           "lengths fit 3DES but cannot name it; certificates not in the capture",
-           dict(UNSEEN, handshake_complete=True), cipher_suite="unknown", **unknown_certs)
+           "lengths fit 3DES but cannot name it; they show a 64-bit block cipher, so the 24-byte "
+           "minimal record is known and none is followed by data (empty fragments pass); "
+           "certificates not in the capture",
+           dict(UNSEEN, handshake_complete=True), cipher_suite="unknown", **certs_unseen)
+    expect(d, "midstream-empty-fragments.pcap", first_port_of(d, "empty-fragments-both.pcap"),
+           "joined after the handshake of a connection whose both sides write an empty fragment "
+           "before each record: 24-byte records each followed by data in the same segment "
+           "(empty fragments fail, from the inferred minimal size)",
+           dict(UNSEEN, handshake_complete=True), cipher_suite="unknown", empty_fragments="fail",
+           **certs_unseen)
     expect(d, "midstream-tls12-3des.pcap", port12_3des,
            "joined after the handshake of a TLS 1.2 connection: the record layer says 0x0303 "
-           "(TLS 1.2 or 1.3), neither allowed (version fails); lengths fit 3DES (cipher unknown)",
+           "(TLS 1.2 or 1.3), neither allowed (version fails); lengths fit 3DES (cipher unknown); "
+           "no 32-byte minimal record followed by data (empty fragments pass)",
            dict(UNSEEN, handshake_complete=True), version="fail", cipher_suite="unknown",
-           **unknown_certs)
+           **certs_unseen)
     expect(d, "midstream-tls12-gcm.pcap", port12_gcm,
            "joined after the handshake of a TLS 1.2 AES-GCM connection: version fails from the "
            "record layer, and a record length that is not a multiple of 8 proves the suite is "
@@ -257,13 +268,17 @@ def midstream_then_reconnect(src, dst, new_port):
     write_pcap(dst, snaplen, link, cut + again)
 
 
+def first_port_of(d, name):
+    return Tcp(read_pcap(os.path.join(d, name))[2][0][3]).sport
+
+
 def expect_reconnect(d, client_port):
     """Two flows: the mid-stream cut borrows the certificates of the later
     full handshake between the same peers; the later one is compliant."""
     joined = dict(client_port=client_port, server="127.0.0.1:5062", **UNSEEN,
                   handshake_complete=True,
                   checks={"handshake": "pass", "version": "pass", "cipher_suite": "unknown",
-                          "empty_fragments": "unknown", "server_cn": "pass", "client_cn": "pass"},
+                          "empty_fragments": "pass", "server_cn": "pass", "client_cn": "pass"},
                   verdict="unknown",
                   why="joined after the handshake; the CN checks use the certificates of the "
                       "later connection between the same peers (version from the record layer)")
@@ -295,6 +310,7 @@ def main():
     midstream(p("tls12-3des.pcap"), p("midstream-tls12-3des.pcap"))
     midstream(p("tls12-ecdhe-aes128-gcm.pcap"), p("midstream-tls12-gcm.pcap"))
     midstream_then_reconnect(p("compliant-mtls.pcap"), p("midstream-then-reconnect.pcap"), 42400)
+    midstream(p("empty-fragments-both.pcap"), p("midstream-empty-fragments.pcap"))
     first_port = lambda n: Tcp(read_pcap(p(n))[2][0][3]).sport
     expect_reconnect(d, client_port)
     expectations(d, client_port, first_port("tls12-3des.pcap"),

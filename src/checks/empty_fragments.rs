@@ -16,7 +16,10 @@ use serde::Serialize;
 use crate::facts::{FlowFacts, Role};
 use crate::profile::suites::{self, SuiteKind};
 use crate::profile::{EmptyFragmentsPolicy, Profile};
-use crate::tls::model::{AppDataStats, FrameNo};
+use crate::tls::model::{AppDataStats, FrameNo, TlsVersion};
+use std::borrow::Cow;
+
+use super::record_layer::{self, VersionEvidence};
 
 use super::{remedies, CheckResult, Verdict};
 
@@ -48,6 +51,12 @@ pub enum DirectionEvidence {
     NotBlockCipher,
     /// Block cipher but the minimal record size is not known (suite not seen).
     SuiteUnknown,
+    /// No evidence in what was captured, but bytes of this direction's
+    /// application data are missing (TCP gaps, snaplen): a record after a
+    /// minimal one may be among them.
+    BytesMissing {
+        gaps: usize,
+    },
 }
 
 impl DirectionEvidence {
@@ -59,7 +68,8 @@ impl DirectionEvidence {
             }
             DirectionEvidence::NoApplicationData
             | DirectionEvidence::LaterSegment { .. }
-            | DirectionEvidence::SuiteUnknown => Verdict::Unknown,
+            | DirectionEvidence::SuiteUnknown
+            | DirectionEvidence::BytesMissing { .. } => Verdict::Unknown,
             _ => Verdict::Pass,
         }
     }
@@ -97,8 +107,59 @@ pub struct EmptyFragmentSummary {
     pub server_detail: DirectionEvidence,
 }
 
-fn evidence(f: &FlowFacts, role: Role) -> DirectionEvidence {
-    let s: &AppDataStats = &f.tls_dir(role).app_data;
+/// Without a ServerHello, the minimal record size the record layer shows:
+/// application-data lengths all multiples of 8 but not all of 16 are a
+/// 64-bit block cipher under MAC-then-encrypt (3DES with SHA-1 or MD5: 24
+/// bytes), all 4 more than a multiple of 8 are 3DES-SHA under
+/// encrypt-then-MAC (28); TLS ≥ 1.1 adds an 8-byte explicit IV. Anything
+/// else is not decided here.
+fn inferred_minimal_len(f: &FlowFacts) -> Option<u16> {
+    if f.tls.server_hello.is_some() {
+        return None;
+    }
+    let VersionEvidence::Agreed { version, .. } = record_layer::version_evidence(f) else {
+        return None;
+    };
+    let lens: Vec<u16> = [Role::Client, Role::Server]
+        .into_iter()
+        .flat_map(|r| f.tls_dir(r).app_data.length_samples().map(|(l, _)| l))
+        .collect();
+    let iv = if version.0 >= TlsVersion::TLS11.0 {
+        8
+    } else {
+        0
+    };
+    if lens.iter().all(|l| l % 8 == 0) && lens.iter().any(|l| l % 16 != 0) {
+        Some(iv + 24)
+    } else if !lens.is_empty() && lens.iter().all(|l| l % 8 == 4) {
+        Some(iv + 28)
+    } else {
+        None
+    }
+}
+
+/// The application-data statistics the ladder reads: the flow's own, or,
+/// with a minimal size inferred from the record layer, the short-record
+/// counts of that size taken as the minimal records.
+fn stats(f: &FlowFacts, role: Role, inferred: Option<u16>) -> Cow<'_, AppDataStats> {
+    let s = &f.tls_dir(role).app_data;
+    match inferred {
+        Some(len) if s.minimal_len.is_none() => Cow::Owned(
+            s.short_records
+                .iter()
+                .find(|c| c.len == len)
+                .map(|c| c.as_minimal(s))
+                .unwrap_or_else(|| AppDataStats {
+                    minimal_len: Some(len),
+                    short_records: Vec::new(),
+                    ..s.clone()
+                }),
+        ),
+        _ => Cow::Borrowed(s),
+    }
+}
+
+fn evidence(f: &FlowFacts, role: Role, s: &AppDataStats) -> DirectionEvidence {
     if s.records == 0 {
         return DirectionEvidence::NoApplicationData;
     }
@@ -128,13 +189,22 @@ fn evidence(f: &FlowFacts, role: Role) -> DirectionEvidence {
             records: s.minimal_then_later_segment,
         };
     }
+    let gaps = s.first_frame.map_or(0, |first| {
+        f.tcp
+            .gap_list
+            .iter()
+            .filter(|g| g.from == role && g.frame >= first)
+            .count()
+    });
+    if gaps > 0 {
+        return DirectionEvidence::BytesMissing { gaps };
+    }
     DirectionEvidence::Clean {
         lone_minimal: s.minimal_records,
     }
 }
 
-fn frames_of(f: &FlowFacts, role: Role, ev: &DirectionEvidence) -> Vec<FrameNo> {
-    let s = &f.tls_dir(role).app_data;
+fn frames_of(s: &AppDataStats, ev: &DirectionEvidence) -> Vec<FrameNo> {
     let list = match ev {
         DirectionEvidence::Decrypted { .. } => &s.decrypted_empty_frames,
         DirectionEvidence::ZeroLength { .. } => &s.zero_length_frames,
@@ -175,12 +245,18 @@ fn describe(role: Role, ev: &DirectionEvidence, min: Option<u16>) -> String {
         DirectionEvidence::SuiteUnknown => {
             format!("the {who}'s suite is not known, so its minimal record size is not either")
         }
+        DirectionEvidence::BytesMissing { gaps } => format!(
+            "the {who}'s captured application data shows no empty fragments, but {gaps} TCP gap(s) (snaplen or capture loss) hide some of it"
+        ),
     }
 }
 
 pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSummary) {
-    let c = evidence(f, Role::Client);
-    let s = evidence(f, Role::Server);
+    let inferred = inferred_minimal_len(f);
+    let stats_c = stats(f, Role::Client, inferred);
+    let stats_s = stats(f, Role::Server, inferred);
+    let c = evidence(f, Role::Client, &stats_c);
+    let s = evidence(f, Role::Server, &stats_s);
     let summary = EmptyFragmentSummary {
         client: c.count(),
         server: s.count(),
@@ -213,8 +289,8 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSu
         side(summary.server, &s)
     );
     let expected = vec![p.tls.empty_fragments.name().to_string()];
-    let min_c = f.tls_dir(Role::Client).app_data.minimal_len;
-    let min_s = f.tls_dir(Role::Server).app_data.minimal_len;
+    let min_c = stats_c.minimal_len;
+    let min_s = stats_s.minimal_len;
 
     let aead_seen = [&c, &s]
         .iter()
@@ -249,7 +325,12 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSu
         for (role, ev, v, min) in [(Role::Client, &c, vc, min_c), (Role::Server, &s, vs, min_s)] {
             if v == verdict {
                 parts.push(describe(role, ev, min));
-                frames.extend(frames_of(f, role, ev));
+                let st = if role == Role::Client {
+                    &stats_c
+                } else {
+                    &stats_s
+                };
+                frames.extend(frames_of(st, ev));
             }
         }
         for (role, ev, v, min) in [(Role::Client, &c, vc, min_c), (Role::Server, &s, vs, min_s)] {
@@ -260,11 +341,27 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSu
         (verdict, parts, frames)
     };
 
-    let reason = format!("{}.", capitalise_first(&parts.join("; ")));
+    let mut reason = format!("{}.", capitalise_first(&parts.join("; ")));
+    let inferred_used = inferred.is_some()
+        && [
+            &f.tls_dir(Role::Client).app_data,
+            &f.tls_dir(Role::Server).app_data,
+        ]
+        .iter()
+        .any(|a| a.minimal_len.is_none() && a.records > 0);
+    if let (true, Some(len)) = (inferred_used, inferred) {
+        reason.push_str(&format!(
+            " No ServerHello: {}; the {len}-byte minimal record size is inferred from the record layer (version and record lengths of a 64-bit block cipher).",
+            record_layer::why_no_server_hello(f)
+        ));
+    }
     let mut result = CheckResult::new(verdict, reason)
         .expected(expected)
         .observed(observed)
         .frames(frames);
+    if inferred_used {
+        result = result.inferred();
+    }
     if p.tls.empty_fragments == EmptyFragmentsPolicy::Allowed {
         result.verdict = Verdict::Skipped;
         result.reason = format!("The profile allows empty fragments. {}", result.reason);
@@ -442,5 +539,66 @@ mod tests {
         assert_eq!(c.verdict, Verdict::Skipped);
         assert!(c.remedy.is_none());
         assert_eq!(s.client, 1);
+    }
+
+    // See: issue 15, item 3 (empty fragments of a flow joined mid-stream).
+    #[test]
+    fn minimal_size_is_inferred_from_a_64_bit_block_record_layer() {
+        let mut b = FlowBuilder::new()
+            .midstream()
+            .midstream_app_data(
+                Role::Client,
+                TlsVersion::TLS10,
+                &[(5, 24), (5, 168), (7, 120)],
+            )
+            .midstream_app_data(Role::Server, TlsVersion::TLS10, &[(6, 112)]);
+        let c = b.dir_mut(Role::Client);
+        c.app_data
+            .short_records
+            .push(crate::tls::model::ShortRecordStats {
+                len: 24,
+                records: 1,
+                then_same_segment: 1,
+                same_segment_frames: vec![5],
+                ..Default::default()
+            });
+        let f = b.build();
+        assert_eq!(inferred_minimal_len(&f), Some(24));
+        let (r, summary) = run(&f);
+        assert_eq!(r.verdict, Verdict::Fail, "{}", r.reason);
+        assert_eq!(r.inferred_from, Some("record layer"));
+        assert_eq!((summary.client, r.frames.clone()), (1, vec![5]));
+        // TLS 1.1 and later add an explicit IV of one block.
+        let f = FlowBuilder::new()
+            .midstream()
+            .midstream_app_data(
+                Role::Client,
+                TlsVersion::TLS11,
+                &[(5, 168), (7, 120), (9, 40)],
+            )
+            .build();
+        assert_eq!(inferred_minimal_len(&f), Some(32));
+        // Lengths of 16-byte multiples only could be AES: not decided.
+        let f = FlowBuilder::new()
+            .midstream()
+            .midstream_app_data(
+                Role::Client,
+                TlsVersion::TLS10,
+                &[(5, 32), (7, 160), (9, 48)],
+            )
+            .build();
+        assert_eq!(inferred_minimal_len(&f), None);
+    }
+
+    #[test]
+    fn clean_application_data_with_missing_bytes_is_unknown() {
+        let f = base()
+            .app_data(Role::Client, 10, 3)
+            .app_data(Role::Server, 11, 3)
+            .gap(Role::Client, 12, 500)
+            .build();
+        let (r, _) = run(&f);
+        assert_eq!(r.verdict, Verdict::Unknown, "{}", r.reason);
+        assert!(r.reason.contains("TCP gap"), "{}", r.reason);
     }
 }

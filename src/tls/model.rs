@@ -251,6 +251,56 @@ pub struct AppDataStats {
     /// multiple of 8 under MAC-then-encrypt). At most 16 entries; empty (no
     /// allocation) for flows without application data.
     pub len_mod16: Vec<(u16, FrameNo)>,
+    /// While the suite is not known (no ServerHello): the §3.3 ladder's
+    /// counts for each short record length (≤ 64 bytes, at most 8 lengths),
+    /// so the checks can apply it once they infer the minimal size from the
+    /// record layer.
+    pub short_records: Vec<ShortRecordStats>,
+}
+
+/// The empty-fragment ladder's counts for one record length (see
+/// [`AppDataStats::short_records`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShortRecordStats {
+    pub len: u16,
+    pub records: u64,
+    pub then_same_segment: u64,
+    pub then_later_segment: u64,
+    pub same_segment_frames: Vec<FrameNo>,
+    pub later_segment_frames: Vec<FrameNo>,
+}
+
+impl ShortRecordStats {
+    /// Frames kept per list (as `MAX_EVIDENCE_FRAMES` in the session).
+    const MAX_FRAMES: usize = 16;
+
+    /// The record of this length at `frame` was followed by another record
+    /// of its direction, in the same TCP segment or a later one.
+    pub fn followed(&mut self, same_segment: bool, frame: FrameNo) {
+        let (n, frames) = if same_segment {
+            (&mut self.then_same_segment, &mut self.same_segment_frames)
+        } else {
+            (&mut self.then_later_segment, &mut self.later_segment_frames)
+        };
+        *n += 1;
+        if frames.len() < Self::MAX_FRAMES {
+            frames.push(frame);
+        }
+    }
+
+    /// These counts as the ladder's, for a suite whose minimal record is `len`.
+    pub fn as_minimal(&self, stats: &AppDataStats) -> AppDataStats {
+        AppDataStats {
+            minimal_len: Some(self.len),
+            minimal_records: self.records,
+            minimal_then_same_segment: self.then_same_segment,
+            minimal_then_later_segment: self.then_later_segment,
+            same_segment_frames: self.same_segment_frames.clone(),
+            later_segment_frames: self.later_segment_frames.clone(),
+            short_records: Vec::new(),
+            ..stats.clone()
+        }
+    }
 }
 
 impl AppDataStats {

@@ -28,7 +28,7 @@ use super::handshake::{self as hs, HsHeader, HS_HEADER_LEN};
 use super::keyed::{AfterRecord, FlowKeys};
 use super::model::{
     AlertFacts, CertChainFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts, FrameNo,
-    NotTlsFacts, ServerHelloFacts, TlsFacts, TlsVersion,
+    NotTlsFacts, ServerHelloFacts, ShortRecordStats, TlsFacts, TlsVersion,
 };
 use super::model::{Step, TimelineEvent};
 use super::records::{self, ContentType, SyncRule, HEADER_LEN};
@@ -58,6 +58,13 @@ pub const HUNT_WINDOW: usize = 64 * 1024;
 /// Bytes at the start of a direction searched for TLS after a cleartext
 /// prefix (STARTTLS, proxies) before the direction is declared not TLS.
 pub const STARTTLS_SCAN_LIMIT: u64 = 64 * 1024;
+/// Longest record length tracked as a possible empty fragment while the
+/// suite is not known: 64 covers every CBC suite's minimal record (3DES-SHA
+/// under TLS 1.0 is 24, AES-SHA384 with an explicit IV 80 is past it and is
+/// left unknown).
+const MAX_SHORT_RECORD_LEN: usize = 64;
+/// Distinct short lengths tracked per direction.
+const MAX_SHORT_LENGTHS: usize = 8;
 /// Application-data records after which a flow joined mid-stream counts as
 /// judged (live reports it then): enough for the record-layer answers,
 /// bounded so a week-long link shows up in its first minute.
@@ -157,7 +164,9 @@ struct DirCtx {
     /// Bytes of an oversized handshake message still to discard.
     hs_skip: usize,
     /// A minimal-size application-data record awaiting its successor: (frame, call).
-    pending_minimal: Option<(FrameNo, u64)>,
+    /// A minimal-size (or, suite unknown, short) application-data record
+    /// awaiting its successor: (frame, call, length).
+    pending_minimal: Option<(FrameNo, u64, u16)>,
     /// A decrypted Finished (TLS 1.3: switch to application keys) / KeyUpdate
     /// went by in the current record.
     saw_finished: bool,
@@ -1069,18 +1078,45 @@ impl Core {
             st.zero_length_records += 1;
             push_capped(&mut st.zero_length_frames, frame, MAX_EVIDENCE_FRAMES);
         }
-        if let Some((mframe, mcall)) = ctx.pending_minimal.take() {
-            if mcall == rec.start_call {
-                st.minimal_then_same_segment += 1;
-                push_capped(&mut st.same_segment_frames, mframe, MAX_EVIDENCE_FRAMES);
-            } else {
-                st.minimal_then_later_segment += 1;
-                push_capped(&mut st.later_segment_frames, mframe, MAX_EVIDENCE_FRAMES);
+        if let Some((mframe, mcall, mlen)) = ctx.pending_minimal.take() {
+            let same = mcall == rec.start_call;
+            if st.minimal_len.is_some() {
+                if same {
+                    st.minimal_then_same_segment += 1;
+                    push_capped(&mut st.same_segment_frames, mframe, MAX_EVIDENCE_FRAMES);
+                } else {
+                    st.minimal_then_later_segment += 1;
+                    push_capped(&mut st.later_segment_frames, mframe, MAX_EVIDENCE_FRAMES);
+                }
+            } else if let Some(c) = st.short_records.iter_mut().find(|c| c.len == mlen) {
+                c.followed(same, mframe);
             }
         }
         if st.minimal_len.is_some_and(|m| usize::from(m) == rec.len) {
             st.minimal_records += 1;
-            ctx.pending_minimal = Some((frame, rec.start_call));
+            ctx.pending_minimal = Some((frame, rec.start_call, rec.len as u16));
+        } else if st.minimal_len.is_none() && (1..=MAX_SHORT_RECORD_LEN).contains(&rec.len) {
+            // Suite not known (joined mid-stream): keep the ladder's counts
+            // for each short length, one of which is the minimal size the
+            // checks may infer later from the record lengths.
+            let len = rec.len as u16;
+            let known = st.short_records.iter().position(|c| c.len == len);
+            let at = match known {
+                Some(i) => Some(i),
+                None if st.short_records.len() < MAX_SHORT_LENGTHS => {
+                    st.short_records.push(ShortRecordStats {
+                        len,
+                        ..ShortRecordStats::default()
+                    });
+                    Some(st.short_records.len() - 1)
+                }
+                None => None,
+            };
+            if let Some(i) = at {
+                let c = &mut st.short_records[i];
+                c.records += 1;
+                ctx.pending_minimal = Some((frame, rec.start_call, len));
+            }
         }
     }
 
