@@ -995,7 +995,13 @@ impl Gen {
         }
     }
 
-    fn udp_job(&mut self, port: u16, head: &'static [u8], len: (u64, u64), n: (u64, u64)) -> JobKind {
+    fn udp_job(
+        &mut self,
+        port: u16,
+        head: &'static [u8],
+        len: (u64, u64),
+        n: (u64, u64),
+    ) -> JobKind {
         let src = self.client_addr(false);
         let dst = self.server_addr(false, port);
         JobKind::Udp {
@@ -1219,10 +1225,9 @@ impl Gen {
                     if sf.bulk_at.is_some() {
                         for b in bulk.iter_mut() {
                             *b = match self.tap {
-                                Some(_) => self.rng.range(
-                                    self.tap_bulk_mean / 4,
-                                    self.tap_bulk_mean * 7 / 4,
-                                ),
+                                Some(_) => self
+                                    .rng
+                                    .range(self.tap_bulk_mean / 4, self.tap_bulk_mean * 7 / 4),
                                 None => self.rng.range(self.bulk_max / 10, self.bulk_max),
                             };
                         }
