@@ -249,25 +249,32 @@ pub fn run(
                 // Only the flow is needed here: the common plain frame is
                 // read at fixed offsets, the rest decoded. The worker decodes
                 // its frames fully; the counts are kept here, once.
-                let endpoints = match decode::quick_endpoints(&frame) {
-                    Some(ends) => Ok(ends),
-                    None => decode::decode(&frame).map(|seg| (seg.src, seg.dst)),
+                let endpoints = if super::worker::early_drop(&frame, &opts.filter, &mut decode) {
+                    None
+                } else {
+                    Some(match decode::quick_endpoints(&frame) {
+                        Some(ends) => Ok(ends),
+                        None => decode::decode(&frame).map(|seg| (seg.src, seg.dst)),
+                    })
                 };
                 let noted = match endpoints {
-                    Ok((src, dst)) => {
-                        decode.segments += 1;
-                        if opts.filter.matches(src.port(), dst.port()) {
-                            decode.audited_segments += 1;
-                            let shard = (decode::shard_hash(src, dst) % n as u64) as usize;
-                            Some((shard, FrameRef::locate(&frame, buffer)))
-                        } else {
+                    None => None,
+                    Some(endpoints) => match endpoints {
+                        Ok((src, dst)) => {
+                            decode.segments += 1;
+                            if opts.filter.matches(src.port(), dst.port()) {
+                                decode.audited_segments += 1;
+                                let shard = (decode::shard_hash(src, dst) % n as u64) as usize;
+                                Some((shard, FrameRef::locate(&frame, buffer)))
+                            } else {
+                                None
+                            }
+                        }
+                        Err(e) => {
+                            decode.count(e.label(), frame.index);
                             None
                         }
-                    }
-                    Err(e) => {
-                        decode.count(e.label(), frame.index);
-                        None
-                    }
+                    },
                 };
                 let next_frame = frame.index + 1;
                 // Reading this frame may have filled a buffer: its frames
