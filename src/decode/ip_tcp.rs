@@ -83,8 +83,17 @@ pub fn quick_endpoints(frame: &Frame<'_>) -> Option<(Endpoint, Endpoint)> {
 /// filter would (see [`quick_transport`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuickTransport {
-    /// A TCP segment that [`decode`] certainly decodes, with these ports.
-    Tcp { src_port: u16, dst_port: u16 },
+    /// A TCP segment that [`decode`] certainly decodes, with these ports;
+    /// [`quick_segment`] reads it from the offsets kept here.
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        /// Where the IP header starts in the frame.
+        ip_at: usize,
+        /// The TCP header and payload, as offsets in the frame.
+        tcp_at: usize,
+        tcp_end: usize,
+    },
     /// Certainly no TCP segment: [`decode`] returns [`DecodeError::NotTcp`].
     NotTcp,
 }
@@ -99,17 +108,18 @@ pub enum QuickTransport {
 /// fits in the captured bytes.
 pub fn quick_transport(frame: &Frame<'_>) -> Option<QuickTransport> {
     let d = frame.data;
-    let ip = match frame.link {
+    let ip_at = match frame.link {
         LinkType::ETHERNET => {
             if d.len() < 14 || (d[12..14] != [0x08, 0x00] && d[12..14] != [0x86, 0xdd]) {
                 return None;
             }
-            &d[14..]
+            14
         }
-        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => d,
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => 0,
         _ => return None,
     };
-    let (proto, l4) = match ip.first()? >> 4 {
+    let ip = &d[ip_at..];
+    let (proto, l4_range) = match ip.first()? >> 4 {
         4 => {
             let header: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
             let header_len = usize::from(header[0] & 0x0f) * 4;
@@ -119,7 +129,7 @@ pub fn quick_transport(frame: &Frame<'_>) -> Option<QuickTransport> {
             if header_len < 20 || total_len < header_len || total_len > ip.len() || fragmenting {
                 return None;
             }
-            (header[9], &ip[header_len..total_len])
+            (header[9], header_len..total_len)
         }
         6 => {
             let header: &[u8; 40] = ip.get(..40)?.try_into().ok()?;
@@ -127,10 +137,11 @@ pub fn quick_transport(frame: &Frame<'_>) -> Option<QuickTransport> {
             if payload_len == 0 || 40 + payload_len > ip.len() {
                 return None;
             }
-            (header[6], &ip[40..40 + payload_len])
+            (header[6], 40..40 + payload_len)
         }
         _ => return None,
     };
+    let l4 = &ip[l4_range.clone()];
     let port = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
     match proto {
         6 => {
@@ -142,6 +153,9 @@ pub fn quick_transport(frame: &Frame<'_>) -> Option<QuickTransport> {
             Some(QuickTransport::Tcp {
                 src_port: port(0),
                 dst_port: port(2),
+                ip_at,
+                tcp_at: ip_at + l4_range.start,
+                tcp_end: ip_at + l4_range.end,
             })
         }
         17 => {
@@ -156,6 +170,56 @@ pub fn quick_transport(frame: &Frame<'_>) -> Option<QuickTransport> {
         }
         _ => None,
     }
+}
+
+/// The segment of a frame [`quick_transport`] found to be plain TCP, read
+/// from the offsets it kept: what [`decode`] returns for it, without
+/// decoding again. `None` for any other look.
+pub fn quick_segment<'a>(frame: &Frame<'a>, look: &QuickTransport) -> Option<Segment<'a>> {
+    let QuickTransport::Tcp {
+        src_port,
+        dst_port,
+        ip_at,
+        tcp_at,
+        tcp_end,
+    } = *look
+    else {
+        return None;
+    };
+    let ip = frame.data.get(ip_at..)?;
+    let (src, dst) = match ip.first()? >> 4 {
+        4 => {
+            let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+            let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b))
+        }
+        _ => {
+            let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+            let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b))
+        }
+    };
+    let tcp = frame.data.get(tcp_at..tcp_end)?;
+    let header: &[u8; 20] = tcp.get(..20)?.try_into().ok()?;
+    let data_offset = usize::from(header[12] >> 4) * 4;
+    let flags = header[13];
+    Some(Segment {
+        frame: frame.index,
+        ts: frame.ts,
+        src: std::net::SocketAddr::new(src, src_port),
+        dst: std::net::SocketAddr::new(dst, dst_port),
+        seq: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+        ack: u32::from_be_bytes([header[8], header[9], header[10], header[11]]),
+        flags: TcpFlags {
+            syn: flags & 0x02 != 0,
+            ack: flags & 0x10 != 0,
+            fin: flags & 0x01 != 0,
+            rst: flags & 0x04 != 0,
+            psh: flags & 0x08 != 0,
+        },
+        payload: tcp.get(data_offset..)?,
+        missing: 0,
+    })
 }
 
 fn decode_ip<'a>(
@@ -457,22 +521,20 @@ mod tests {
     #[test]
     fn quick_transport_reads_tcp_ports_and_drops_udp_like_decode() {
         let v4 = frame(LinkType::RAW, IPV4_TCP_SYN_PAYLOAD);
-        assert_eq!(
-            quick_transport(&v4),
+        let ports = |f: &Frame<'_>| match quick_transport(f) {
             Some(QuickTransport::Tcp {
-                src_port: 49152,
-                dst_port: 5062
-            })
-        );
+                src_port, dst_port, ..
+            }) => Some((src_port, dst_port)),
+            _ => None,
+        };
+        assert_eq!(ports(&v4), Some((49152, 5062)));
         let v6 = frame(LinkType::RAW, IPV6_TCP);
+        assert_eq!(ports(&v6), Some((49152, 443)));
+        let quick = quick_transport(&v6).and_then(|look| quick_segment(&v6, &look));
         assert_eq!(
-            quick_transport(&v6),
-            Some(QuickTransport::Tcp {
-                src_port: 49152,
-                dst_port: 443
-            })
+            quick.map(|s| (s.dst.to_string(), s.seq, s.payload)),
+            Some(("[2001:db8::1]:443".to_string(), 100, &b"abcd"[..]))
         );
-        assert_eq!(decode(&v6).map(|s| s.dst.port()), Ok(443));
         let udp = frame(LinkType::RAW, IPV6_UDP_SIP);
         assert_eq!(quick_transport(&udp), Some(QuickTransport::NotTcp));
         assert_eq!(decode(&udp).err(), Some(DecodeError::NotTcp));
@@ -519,11 +581,18 @@ mod tests {
             data.truncate(data.len().saturating_sub(cut));
             let f = frame(link, &data);
             match quick_transport(&f) {
-                Some(QuickTransport::Tcp { src_port, dst_port }) => {
+                Some(look @ QuickTransport::Tcp { src_port, dst_port, .. }) => {
                     let seg = decode(&f);
                     proptest::prop_assert!(seg.is_ok(), "{seg:?}");
                     let seg = seg.unwrap();
                     proptest::prop_assert_eq!((seg.src.port(), seg.dst.port()), (src_port, dst_port));
+                    let quick = quick_segment(&f, &look);
+                    proptest::prop_assert!(quick.is_some());
+                    let quick = quick.unwrap();
+                    proptest::prop_assert_eq!(
+                        (quick.src, quick.dst, quick.seq, quick.ack, quick.flags, quick.payload, quick.missing),
+                        (seg.src, seg.dst, seg.seq, seg.ack, seg.flags, seg.payload, seg.missing)
+                    );
                 }
                 Some(QuickTransport::NotTcp) => {
                     proptest::prop_assert_eq!(decode(&f).err(), Some(DecodeError::NotTcp));

@@ -49,7 +49,15 @@ impl Worker {
 
     /// Decode one frame and feed it if it belongs to an audited flow.
     pub fn frame(&mut self, frame: &Frame<'_>, counters: &mut DecodeCounters) {
-        if early_drop(frame, &self.filter, counters) {
+        let look = decode::quick_transport(frame);
+        if dropped_on_look(look, frame, &self.filter, counters) {
+            return;
+        }
+        // A plain audited frame is read from the offsets the look found.
+        if let Some(seg) = look.and_then(|look| decode::quick_segment(frame, &look)) {
+            counters.segments += 1;
+            counters.audited_segments += 1;
+            self.segment(&seg);
             return;
         }
         match decode::decode(frame) {
@@ -67,7 +75,11 @@ impl Worker {
     /// Feed a frame the reading thread found to be of an audited flow (and
     /// counted): decode it again, in full, here on the worker.
     pub fn audited_frame(&mut self, frame: &Frame<'_>) {
-        if let Ok(seg) = decode::decode(frame) {
+        let quick =
+            decode::quick_transport(frame).and_then(|look| decode::quick_segment(frame, &look));
+        if let Some(seg) = quick {
+            self.segment(&seg);
+        } else if let Ok(seg) = decode::decode(frame) {
             self.segment(&seg);
         }
     }
@@ -149,14 +161,24 @@ impl Worker {
 /// have (a BPF-like filter: most of a busy tap is other traffic). `false`
 /// when the frame may be audited, or the look is unsure: decode it then.
 pub fn early_drop(frame: &Frame<'_>, filter: &PortFilter, counters: &mut DecodeCounters) -> bool {
-    match decode::quick_transport(frame) {
+    dropped_on_look(decode::quick_transport(frame), frame, filter, counters)
+}
+
+/// [`early_drop`] on a look already taken.
+fn dropped_on_look(
+    look: Option<decode::QuickTransport>,
+    frame: &Frame<'_>,
+    filter: &PortFilter,
+    counters: &mut DecodeCounters,
+) -> bool {
+    match look {
         Some(decode::QuickTransport::NotTcp) => {
             counters.count(decode::DecodeError::NotTcp.label(), frame.index);
             true
         }
-        Some(decode::QuickTransport::Tcp { src_port, dst_port })
-            if !filter.matches(src_port, dst_port) =>
-        {
+        Some(decode::QuickTransport::Tcp {
+            src_port, dst_port, ..
+        }) if !filter.matches(src_port, dst_port) => {
             counters.segments += 1;
             true
         }
