@@ -147,29 +147,106 @@ const INDENT: &[u8] = b"  ";
 
 /// Append `value`, pretty-printed as it appears `depth` levels deep in the
 /// document: serde_json's pretty output with every line after the first
-/// indented by `depth` levels (JSON strings escape newlines, so every
-/// newline of the output is a line break between tokens). `scratch` is
-/// reused between calls.
+/// indented by `depth` more levels, written in one pass by
+/// [`NestedPretty`].
 fn push_pretty<T: Serialize>(
     out: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
     value: &T,
     depth: usize,
 ) -> Result<(), RenderError> {
-    scratch.clear();
-    serde_json::to_writer_pretty(&mut *scratch, value)?;
-    let mut lines = scratch.split(|&b| b == b'\n');
-    if let Some(first) = lines.next() {
-        out.extend_from_slice(first);
-    }
-    for line in lines {
-        out.push(b'\n');
-        for _ in 0..depth {
-            out.extend_from_slice(INDENT);
-        }
-        out.extend_from_slice(line);
-    }
+    let mut ser = serde_json::Serializer::with_formatter(
+        out,
+        NestedPretty {
+            level: depth,
+            has_value: false,
+        },
+    );
+    value.serialize(&mut ser)?;
     Ok(())
+}
+
+/// serde_json's `PrettyFormatter` (two-space indent) starting `level`
+/// levels deep, so a value nested in the document is written in place
+/// instead of pretty-printed apart and re-indented line by line.
+struct NestedPretty {
+    level: usize,
+    has_value: bool,
+}
+
+impl NestedPretty {
+    fn newline_indent<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"\n")?;
+        for _ in 0..self.level {
+            w.write_all(INDENT)?;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for NestedPretty {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline_indent(w)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline_indent(w)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline_indent(w)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline_indent(w)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// The `json` document, written as the run goes (see the module docs):
@@ -182,7 +259,6 @@ pub(super) struct DocumentWriter {
     any_flow: bool,
     /// The bytes of one write, reused.
     buf: Vec<u8>,
-    scratch: Vec<u8>,
 }
 
 /// `,` (unless first), newline, one indent and `"key": ` of a top-level member
@@ -207,11 +283,11 @@ impl DocumentWriter {
     fn begin(&mut self, profile: &ProfileRecord) -> Result<(), RenderError> {
         self.buf.push(b'{');
         member(&mut self.buf, "schema", true);
-        push_pretty(&mut self.buf, &mut self.scratch, &SCHEMA, 1)?;
+        push_pretty(&mut self.buf, &SCHEMA, 1)?;
         member(&mut self.buf, "tool", false);
-        push_pretty(&mut self.buf, &mut self.scratch, &ToolRecord::current(), 1)?;
+        push_pretty(&mut self.buf, &ToolRecord::current(), 1)?;
         member(&mut self.buf, "profile", false);
-        push_pretty(&mut self.buf, &mut self.scratch, profile, 1)?;
+        push_pretty(&mut self.buf, profile, 1)?;
         member(&mut self.buf, "flows", false);
         self.buf.push(b'[');
         self.begun = true;
@@ -237,7 +313,7 @@ impl DocumentWriter {
         for _ in 0..DEPTH {
             self.buf.extend_from_slice(INDENT);
         }
-        push_pretty(&mut self.buf, &mut self.scratch, flow, DEPTH)?;
+        push_pretty(&mut self.buf, flow, DEPTH)?;
         out.write_all(&self.buf)?;
         Ok(())
     }
@@ -262,11 +338,11 @@ impl DocumentWriter {
         }
         self.buf.push(b']');
         member(&mut self.buf, "inputs", false);
-        push_pretty(&mut self.buf, &mut self.scratch, &tail.inputs, 1)?;
+        push_pretty(&mut self.buf, &tail.inputs, 1)?;
         member(&mut self.buf, "warnings", false);
-        push_pretty(&mut self.buf, &mut self.scratch, &tail.warnings, 1)?;
+        push_pretty(&mut self.buf, &tail.warnings, 1)?;
         member(&mut self.buf, "summary", false);
-        push_pretty(&mut self.buf, &mut self.scratch, tail.summary, 1)?;
+        push_pretty(&mut self.buf, tail.summary, 1)?;
         self.buf.extend_from_slice(b"\n}\n");
         out.write_all(&self.buf)?;
         Ok(())
