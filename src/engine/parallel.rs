@@ -249,14 +249,16 @@ pub fn run(
                 // Only the flow is needed here: the common plain frame is
                 // read at fixed offsets, the rest decoded. The worker decodes
                 // its frames fully; the counts are kept here, once.
-                let endpoints = if super::worker::early_drop(&frame, &opts.filter, &mut decode) {
-                    None
-                } else {
-                    Some(match decode::quick_endpoints(&frame) {
-                        Some(ends) => Ok(ends),
-                        None => decode::decode(&frame).map(|seg| (seg.src, seg.dst)),
-                    })
-                };
+                let look = decode::quick_transport(&frame);
+                let endpoints =
+                    if super::worker::early_drop(look, &frame, &opts.filter, &mut decode) {
+                        None
+                    } else {
+                        Some(match look.and_then(|l| decode::quick_segment(&frame, &l)) {
+                            Some(seg) => Ok((seg.src, seg.dst)),
+                            None => decode::decode(&frame).map(|seg| (seg.src, seg.dst)),
+                        })
+                    };
                 let noted = match endpoints {
                     None => None,
                     Some(endpoints) => match endpoints {

@@ -50,7 +50,7 @@ impl Worker {
     /// Decode one frame and feed it if it belongs to an audited flow.
     pub fn frame(&mut self, frame: &Frame<'_>, counters: &mut DecodeCounters) {
         let look = decode::quick_transport(frame);
-        if dropped_on_look(look, frame, &self.filter, counters) {
+        if early_drop(look, frame, &self.filter, counters) {
             return;
         }
         // A plain audited frame is read from the offsets the look found.
@@ -159,13 +159,9 @@ impl Worker {
 /// Drop a frame that is not of an audited flow on a header look, before
 /// any decoding or per-flow state, counting it as [`decode::decode`] would
 /// have (a BPF-like filter: most of a busy tap is other traffic). `false`
-/// when the frame may be audited, or the look is unsure: decode it then.
-pub fn early_drop(frame: &Frame<'_>, filter: &PortFilter, counters: &mut DecodeCounters) -> bool {
-    dropped_on_look(decode::quick_transport(frame), frame, filter, counters)
-}
-
-/// [`early_drop`] on a look already taken.
-fn dropped_on_look(
+/// when the frame may be audited, or the look (`decode::quick_transport`)
+/// is unsure: decode it then.
+pub(super) fn early_drop(
     look: Option<decode::QuickTransport>,
     frame: &Frame<'_>,
     filter: &PortFilter,
