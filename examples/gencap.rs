@@ -1117,7 +1117,8 @@ impl Gen {
                 dst,
                 left: self.rng.range(10, 200) as u32,
                 head: b"OPTIONS sip:",
-                len: (200, 1400),
+                // The 12-byte head plus 200 to 1400 noise bytes.
+                len: (212, 1412),
             }
         };
         let audited = matches!(kind, JobKind::Tls { audited: true, .. });
@@ -1181,9 +1182,13 @@ impl Gen {
                 1 if *left > 0 => {
                     let n = (*left).min(MAX_WRITE as u64) as usize;
                     *left -= n as u64;
+                    // Noise first, then the side: the default capture's bytes
+                    // stay what they were before `--tap` existed.
+                    let mut payload = self.noise_payload(Vec::new(), n);
                     let side = usize::from(self.rng.chance(100));
-                    let head = std::mem::take(&mut heads[side]).to_vec();
-                    let payload = self.noise_payload(head, n);
+                    if let Payload::Noise { head, .. } = &mut payload {
+                        *head = std::mem::take(&mut heads[side]).to_vec();
+                    }
                     let start = q.len();
                     conn.write(side, payload, false, &mut q);
                     self.mangle(&mut q, start);
