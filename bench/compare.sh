@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# Compare tlsaudit with the read floor and with other tools on one large
-# generated capture, and write the results into BENCHMARKS.md.
+# Compare tlsaudit with the read floor and with other tools on two large
+# generated captures, side by side, and write the results into BENCHMARKS.md.
 #
 # What it does:
 #   1. builds tlsaudit and the gencap/walk examples (release);
-#   2. generates SIZE (default 1G) of port-5062 TLS plus other traffic from
-#      the real handshakes in captures/ (pcap, and a pcapng twin with the
-#      same seed), once, into SCRATCH (default /tmp/tlsaudit-bench);
-#   3. warms the page cache, then times each command with hyperfine (wall
-#      median, user+sys) and GNU time (peak RSS);
-#   4. checks that -j1 and -j2 give byte-identical JSON reports;
+#   2. generates, once, into SCRATCH (default /tmp/tlsaudit-bench), from the
+#      real handshakes in captures/: the default capture, SIZE (default 1G)
+#      of port-5062 TLS plus other traffic (pcap, and a pcapng twin with the
+#      same seed), and the tap capture (`gencap --tap`: about 10,700 flows
+#      per GiB interleaved packet by packet, 4 % of segments retransmitted or
+#      reordered, a quarter of the bytes other traffic);
+#   3. warms the page cache, then times each command on each capture with
+#      hyperfine (wall median, user+sys) and GNU time (peak RSS);
+#   4. checks that -j1 and -j2 give byte-identical JSON reports, and every
+#      audited flow against the generator's truth, on both captures;
 #   5. optionally (--stdin-10g) streams a 10 GB capture from the generator
 #      through `tlsaudit check -` and records its peak RSS;
 #   6. writes the table between the BEGIN/END markers of BENCHMARKS.md.
 #
 # Usage: bench/compare.sh [--size 1G] [--scratch DIR] [--runs N] [--stdin-10g]
-#                         [--from DIR] [--no-write]
+#                         [--from DIR] [--no-write] [--no-tshark]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +29,7 @@ runs=5
 stdin10g=0
 from="$here/captures"
 write=1
+tshark=1
 while (($#)); do
     case "$1" in
     --size) size="$2"; shift 2 ;;
@@ -33,7 +38,8 @@ while (($#)); do
     --stdin-10g) stdin10g=1; shift ;;
     --from) from="$2"; shift 2 ;;
     --no-write) write=0; shift ;;
-    *) echo "usage: $0 [--size 1G] [--scratch DIR] [--runs N] [--stdin-10g] [--from DIR] [--no-write]" >&2; exit 2 ;;
+    --no-tshark) tshark=0; shift ;;
+    *) echo "usage: $0 [--size 1G] [--scratch DIR] [--runs N] [--stdin-10g] [--from DIR] [--no-write] [--no-tshark]" >&2; exit 2 ;;
     esac
 done
 
@@ -54,75 +60,102 @@ mkdir -p "$scratch"
 pcap="$scratch/big-$size.pcap"
 pcapng="$scratch/big-$size.pcapng"
 truth="$scratch/big-$size.truth.json"
+tap="$scratch/tap-$size.pcap"
+tap_truth="$scratch/tap-$size.truth.json"
 if [[ ! -s "$pcap" || ! -s "$truth" ]]; then
     "$gencap" --from "$from" --size "$size" --seed 1 --out "$pcap" --truth "$truth"
 fi
 if [[ ! -s "$pcapng" ]]; then
     "$gencap" --from "$from" --size "$size" --seed 1 --format pcapng --out "$pcapng"
 fi
-gb=$(awk -v b="$(stat -L -c %s "$pcap")" 'BEGIN { printf "%.3f", b / 2^30 }')
-cat "$pcap" "$pcapng" >/dev/null # page cache
+if [[ ! -s "$tap" || ! -s "$tap_truth" ]]; then
+    "$gencap" --tap --from "$from" --size "$size" --seed 1 --out "$tap" --truth "$tap_truth"
+fi
+gib() { awk -v b="$(stat -L -c %s "$1")" 'BEGIN { printf "%.3f", b / 2^30 }'; }
+gb=$(gib "$pcap")
+tap_gb=$(gib "$tap")
+cat "$pcap" "$pcapng" "$tap" >/dev/null # page cache
 load=$(cut -d" " -f1 /proc/loadavg)
 
-# name | command (run through sh -c by hyperfine and time)
+# name | command with CAP for the capture (run through sh -c by hyperfine
+# and time); rows marked "default only" run on the default capture alone.
 cmds=(
-    "floor: pcap-parser record walk|$walk $pcap"
-    "tlsaudit check -j 1|$bin check -q -j 1 --format json $pcap"
-    "tlsaudit check -j 2|$bin check -q -j 2 --format json $pcap"
-    "tlsaudit check -j 2 (pcapng)|$bin check -q -j 2 --format json $pcapng"
-    "tlsaudit check - (stdin)|cat $pcap | $bin check -q --format json -"
-    "floor, pcapng|$walk $pcapng"
+    "floor: pcap-parser record walk|$walk CAP"
+    "tlsaudit check -j 1 (json)|$bin check -q -j 1 --format json CAP"
+    "tlsaudit check -j 1 (jsonl)|$bin check -q -j 1 --format jsonl CAP"
+    "tlsaudit check -j 2 (json)|$bin check -q -j 2 --format json CAP"
+    "tlsaudit check -j 2 (jsonl)|$bin check -q -j 2 --format jsonl CAP"
+    "tlsaudit check - (stdin, json)|cat CAP | $bin check -q --format json -"
 )
 if command -v tcpdump >/dev/null; then
-    cmds+=("tcpdump -r (BPF tcp port 5062)|tcpdump -r $pcap -w /dev/null 'tcp port 5062'")
+    cmds+=("tcpdump -r (BPF tcp port 5062)|tcpdump -r CAP -w /dev/null 'tcp port 5062'")
 fi
 if command -v ssldump >/dev/null; then
-    cmds+=("ssldump -r|ssldump -n -r $pcap")
+    cmds+=("ssldump -r|ssldump -n -r CAP")
 fi
-if command -v tshark >/dev/null; then
-    cmds+=("tshark -Y tls|tshark -r $pcap -Y tls -T fields -e tls.handshake.type")
+if ((tshark)) && command -v tshark >/dev/null; then
+    cmds+=("tshark -Y tls|tshark -r CAP -Y tls -T fields -e tls.handshake.type")
 fi
 
 results="$scratch/results.tsv"
 : >"$results"
-for entry in "${cmds[@]}"; do
-    name="${entry%%|*}"
-    cmd="${entry#*|}"
-    echo "compare: $name" >&2
-    # Slow tools get fewer runs; the floor and tlsaudit get $runs.
-    n="$runs"
-    case "$name" in tshark* | ssldump*) n=1 ;; esac
-    json="$scratch/hf.json"
-    hyperfine --style none --warmup 1 --runs "$n" --ignore-failure --export-json "$json" \
+# measure CAPTURE_LABEL FILE NAME COMMAND
+measure() {
+    local label="$1" file="$2" name="$3" cmd="${4//CAP/$2}"
+    echo "compare: $label: $name" >&2
+    # Slow tools get one run and no warm-up; the floor and tlsaudit get $runs.
+    local n="$runs" warmup=1
+    case "$name" in tshark* | ssldump*) n=1 warmup=0 ;; esac
+    local json="$scratch/hf.json"
+    hyperfine --style none --warmup "$warmup" --runs "$n" --ignore-failure --export-json "$json" \
         "$cmd >/dev/null 2>&1" >/dev/null
+    local median cpu rss_kb
     median=$(jq '.results[0].median' "$json")
     cpu=$(jq '[.results[0].user, .results[0].system] | add' "$json")
     rss_kb=$( { /usr/bin/time -v sh -c "$cmd >/dev/null 2>&1" || true; } 2>&1 >/dev/null |
         awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }')
-    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$median" "$cpu" "$rss_kb" "$cmd" >>"$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$name" "$median" "$cpu" "$rss_kb" "$cmd" >>"$results"
+}
+for entry in "${cmds[@]}"; do
+    measure default "$pcap" "${entry%%|*}" "${entry#*|}"
+    measure tap "$tap" "${entry%%|*}" "${entry#*|}"
 done
+measure default "$pcapng" "tlsaudit check -j 2 (json, pcapng)" "$bin check -q -j 2 --format json CAP"
+measure default "$pcapng" "floor, pcapng" "$walk CAP"
 
 # Identical output for any -j: the collected facts (every flow, in order)
 # and the JSON report, byte for byte.
-same_j="no"
-"$factsdump" -j 1 "$pcap" >"$scratch/facts-j1.jsonl"
-"$factsdump" -j 2 "$pcap" >"$scratch/facts-j2.jsonl"
-if cmp -s "$scratch/facts-j1.jsonl" "$scratch/facts-j2.jsonl"; then
-    same_j="facts identical ($(($(wc -l <"$scratch/facts-j1.jsonl") - 1)) flows)"
-    "$bin" check -q -j 1 --format json "$pcap" >"$scratch/j1.json" 2>/dev/null || true
-    "$bin" check -q -j 2 --format json "$pcap" >"$scratch/j2.json" 2>/dev/null || true
-    if ! cmp -s "$scratch/j1.json" "$scratch/j2.json"; then
-        same_j="no: facts identical but the JSON reports differ"
-    elif [[ -s "$scratch/j1.json" ]]; then
-        same_j="$same_j, JSON report identical ($(stat -c %s "$scratch/j1.json") bytes)"
+same_j() {
+    local file="$1" tag="$2" result="no"
+    "$factsdump" -j 1 "$file" >"$scratch/facts-$tag-j1.jsonl"
+    "$factsdump" -j 2 "$file" >"$scratch/facts-$tag-j2.jsonl"
+    if cmp -s "$scratch/facts-$tag-j1.jsonl" "$scratch/facts-$tag-j2.jsonl"; then
+        result="facts identical ($(($(wc -l <"$scratch/facts-$tag-j1.jsonl") - 1)) flows)"
+        "$bin" check -q -j 1 --format json "$file" >"$scratch/$tag-j1.json" 2>/dev/null || true
+        "$bin" check -q -j 2 --format json "$file" >"$scratch/$tag-j2.json" 2>/dev/null || true
+        if ! cmp -s "$scratch/$tag-j1.json" "$scratch/$tag-j2.json"; then
+            result="no: facts identical but the JSON reports differ"
+        elif [[ -s "$scratch/$tag-j1.json" ]]; then
+            result="$result, JSON report identical ($(stat -c %s "$scratch/$tag-j1.json") bytes)"
+        fi
+        rm -f "$scratch/$tag-j1.json" "$scratch/$tag-j2.json"
     fi
-fi
+    rm -f "$scratch/facts-$tag-j1.jsonl" "$scratch/facts-$tag-j2.jsonl"
+    echo "$result"
+}
+same_default=$(same_j "$pcap" default)
+same_tap=$(same_j "$tap" tap)
 
 # Every audited clone's facts and verdicts against the generator's truth
 # (the source captures' expectations were made with these CNs).
-"$bin" check -q -j 2 --server-cn imp.example.com --client-cn ocs.example.com \
-    --format json "$pcap" >"$scratch/report.json" 2>/dev/null || true
-truth_result=$("$truthcheck" "$truth" "$scratch/report.json" 2>/dev/null | tr '\n' ' ' | sed 's/  */ /g') || true
+truth_of() {
+    "$bin" check -q -j 2 --server-cn imp.example.com --client-cn ocs.example.com \
+        --format json "$1" >"$scratch/report.json" 2>/dev/null || true
+    "$truthcheck" "$2" "$scratch/report.json" 2>/dev/null | tr '\n' ' ' | sed 's/  */ /g' || true
+    rm -f "$scratch/report.json"
+}
+truth_default=$(truth_of "$pcap" "$truth")
+truth_tap=$(truth_of "$tap" "$tap_truth")
 
 stdin_rss=""
 if ((stdin10g)); then
@@ -132,34 +165,49 @@ if ((stdin10g)); then
         awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }')
 fi
 
-floor=$(awk -F'\t' 'NR == 1 { print $2 }' "$results")
-floor_ng=$(awk -F'\t' '$1 == "floor, pcapng" { print $2 }' "$results")
-j1=$(awk -F'\t' '$1 == "tlsaudit check -j 1" { print $2 }' "$results")
-j2=$(awk -F'\t' '$1 == "tlsaudit check -j 2" { print $2 }' "$results")
-ng=$(awk -F'\t' '$1 == "tlsaudit check -j 2 (pcapng)" { print $2 }' "$results")
-cpu1=$(awk -F'\t' '$1 == "tlsaudit check -j 1" { print $3 }' "$results")
+# field LABEL NAME COLUMN (3 wall, 4 user+sys, 5 peak RSS KiB)
+field() { awk -F'\t' -v l="$1" -v n="$2" -v c="$3" '$1 == l && $2 == n { print $c }' "$results"; }
+floor=$(field default "floor: pcap-parser record walk" 3)
+tap_floor=$(field tap "floor: pcap-parser record walk" 3)
 
 table="$scratch/table.md"
 {
-    echo "Measured $(date -u +%Y-%m-%d) (load average before the run: $load) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ { print $2 }') GB RAM;"
-    echo "input: \`gencap --size $size --seed 1\` ($gb GiB pcap, $(jq '.packets' "$truth") packets, $(jq '.flows | length' "$truth") audited flows), read from the page cache."
+    echo "Measured $(date -u +%Y-%m-%d) (load average before the run: $load) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ { print $2 }') GB RAM; read from the page cache."
+    echo "Default capture: \`gencap --size $size --seed 1\` ($gb GiB pcap, $(jq '.packets' "$truth") packets, $(jq '.flows | length' "$truth") audited flows)."
+    echo "Tap capture: \`gencap --tap --size $size --seed 1\` ($tap_gb GiB pcap, $(jq '.packets' "$tap_truth") packets, $(jq '.flows | length' "$tap_truth") audited flows, $(jq '.units["retransmitted-segments"] + .units["reordered-segments"]' "$tap_truth") segments retransmitted or reordered)."
     echo "Command: \`bench/compare.sh --size $size --runs $runs$( ((stdin10g)) && echo ' --stdin-10g')\` (tlsaudit $(git -C "$here" rev-parse --short HEAD))."
     echo
-    echo "| tool | wall (median) | user+sys | peak RSS | wall / floor |"
-    echo "|---|---:|---:|---:|---:|"
-    while IFS=$'\t' read -r name median cpu rss cmd; do
-        awk -v n="$name" -v m="$median" -v c="$cpu" -v r="$rss" -v f="$floor" 'BEGIN {
-            printf "| %s | %.2f s | %.2f s | %.0f MiB | %.2f× |\n", n, m, c, r / 1024, m / f }'
-    done <"$results"
+    echo "| tool | default: wall | user+sys | peak RSS | / floor | tap: wall | user+sys | peak RSS | / floor |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    awk -F'\t' -v f="$floor" -v tf="$tap_floor" '
+        { key = $2; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+          cell[$1, key] = sprintf("%.2f s | %.2f s | %.0f MiB | %.2f×", $3, $4, $5 / 1024, $3 / ($1 == "tap" ? tf : f)) }
+        END { for (i = 1; i <= n; i++) { k = order[i]
+                d = ((("default", k) in cell) ? cell["default", k] : "– | – | – | –")
+                t = ((("tap", k) in cell) ? cell["tap", k] : "– | – | – | –")
+                printf "| %s | %s | %s |\n", k, d, t } }' "$results"
     echo
-    awk -v j1="$j1" -v j2="$j2" -v ng="$ng" -v f="$floor" -v fng="$floor_ng" -v c="$cpu1" -v gb="$gb" 'BEGIN {
-        printf "- tlsaudit -j 2 / floor: %.2f× (target ≤ 3×, stretch 2×)\n", j2 / f
-        printf "- CPU (user+sys) of -j 1 per GiB: %.2f s (target ≤ 0.8 s)\n", c / gb
-        printf "- -j 1 / -j 2 speed-up: %.2f× (target ≥ 1.5×)\n", j1 / j2
-        printf "- pcapng / pcap (-j 2): %.2f× (target ≤ 1.35×; the floor alone: %.2f×)\n", ng / j2, fng / f
+    j1=$(field tap "tlsaudit check -j 1 (json)" 3)
+    j1l=$(field tap "tlsaudit check -j 1 (jsonl)" 3)
+    j2=$(field tap "tlsaudit check -j 2 (json)" 3)
+    cpu1=$(field tap "tlsaudit check -j 1 (json)" 4)
+    rss1=$(field tap "tlsaudit check -j 1 (json)" 5)
+    rss1l=$(field tap "tlsaudit check -j 1 (jsonl)" 5)
+    rss2=$(field tap "tlsaudit check -j 2 (json)" 5)
+    rss2l=$(field tap "tlsaudit check -j 2 (jsonl)" 5)
+    best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
+    awk -v j1="$j1" -v j1l="$j1l" -v j2="$j2" -v f="$tap_floor" -v c="$cpu1" -v gb="$tap_gb" \
+        -v r1="$rss1" -v r1l="$rss1l" -v r2="$rss2" -v r2l="$rss2l" \
+        -v bj="$(best "$j1" "$j2")" -v bjl="$(best "$j1l" "$(field tap "tlsaudit check -j 2 (jsonl)" 3)")" 'BEGIN {
+        printf "- tap: check --format json wall / floor: %.2f× (best of -j 1, -j 2; target ≤ 3×)\n", bj / f
+        printf "- tap: check --format jsonl wall / floor: %.2f× (best of -j 1, -j 2; target ≤ 3×)\n", bjl / f
+        printf "- tap: CPU (user+sys) per GiB, -j 1 json: %.2f s (target ≤ 0.8 s)\n", c / gb
+        printf "- tap: peak RSS, json document: %.0f MiB at -j 1, %.0f MiB at -j 2 (target ≤ 64 MiB)\n", r1 / 1024, r2 / 1024
+        printf "- tap: peak RSS, jsonl: %.0f MiB at -j 1, %.0f MiB at -j 2 (target ≤ 32 MiB)\n", r1l / 1024, r2l / 1024
+        printf "- tap: -j 2 against -j 1 (json): %.2f× (target ≥ 1.3×)\n", j1 / j2
     }'
-    echo "- -j 1 and -j 2 reports identical: $same_j"
-    echo "- against the generator's truth: $truth_result"
+    echo "- -j 1 and -j 2 reports identical: default: $same_default; tap: $same_tap"
+    echo "- against the generator's truth: default: $truth_default; tap: $truth_tap"
     if [[ -n "$stdin_rss" ]]; then
         awk -v r="$stdin_rss" 'BEGIN { printf "- 10 GB generated into a pipe through `tlsaudit check -`: peak RSS %.0f MiB (target ≤ 64 MiB)\n", r / 1024 }'
     fi

@@ -23,8 +23,21 @@
 //! multiples of the block), and they are inserted only where the peer has
 //! just spoken, so no earlier minimal record gains a follower.
 //!
+//! `--tap` gives the traits of a busy tap instead: about 10,700 audited
+//! flows per GiB (`--flows N`) of SIP-sized writes (one to four records,
+//! each an observed length plus whole cipher blocks, after an empty
+//! fragment in flows whose source writes them: the truth's counts include
+//! them), 512 audited flows open at once (`--concurrent N`), each starting
+//! when another ends, so start times spread over the capture and flows
+//! interleave packet by packet; 4 % of data segments retransmitted or
+//! overtaken by the next one of their side (`--mangle PER_MILLE`, handshakes
+//! included); one ACK per two segments (delayed ACKs); and 25 % of the
+//! bytes other traffic (`--noise PERCENT`): TLS on 443 and 5061, HTTP bulk,
+//! RTP-like UDP, SIP over UDP on 5060 and 5062, DNS.
+//!
 //! ```text
 //! cargo run --release --example gencap -- --size 1G --out big.pcap --truth truth.json
+//! cargo run --release --example gencap -- --tap --size 1G --out tap.pcap --truth tap.truth.json
 //! cargo run --release --example gencap -- --size 10G --out - | tlsaudit check -
 //! ```
 
@@ -77,11 +90,41 @@ pub struct Opts {
     pub format: Format,
     pub seed: u64,
     pub truth: Option<PathBuf>,
+    pub tap: Option<Tap>,
+}
+
+/// The traits of a busy tap (`--tap`): many short flows starting at random
+/// times and interleaved packet by packet, segments retransmitted or
+/// reordered at a given rate, SIP-sized records, and a quarter of the bytes
+/// other traffic.
+#[derive(Clone, Copy, Debug)]
+pub struct Tap {
+    /// Audited flows to aim for over the whole capture (per GiB of `--size`
+    /// when not given: 10,700).
+    pub flows: Option<u64>,
+    /// Units of traffic open at once: a new one starts whenever one ends,
+    /// so start times spread over the capture.
+    pub concurrent: usize,
+    /// Data segments retransmitted or reordered, per mille (half each).
+    pub mangle_per_mille: u64,
+    /// Share of the bytes that is other traffic, percent.
+    pub noise_percent: u64,
+}
+
+impl Default for Tap {
+    fn default() -> Self {
+        Tap {
+            flows: None,
+            concurrent: 512,
+            mangle_per_mille: 40,
+            noise_percent: 25,
+        }
+    }
 }
 
 fn usage() -> io::Error {
     io::Error::other(
-        "usage: gencap [--from DIR] [--size N[K|M|G]] [--out FILE|-] [--format pcap|pcapng] [--seed N] [--truth FILE]",
+        "usage: gencap [--from DIR] [--size N[K|M|G]] [--out FILE|-] [--format pcap|pcapng] [--seed N] [--truth FILE]\n              [--tap [--flows N] [--concurrent N] [--mangle PER_MILLE] [--noise PERCENT]]",
     )
 }
 
@@ -104,6 +147,7 @@ fn parse_args() -> io::Result<Opts> {
         format: Format::Pcap,
         seed: 1,
         truth: None,
+        tap: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -121,6 +165,25 @@ fn parse_args() -> io::Result<Opts> {
             }
             "--seed" => o.seed = val()?.parse().map_err(|_| usage())?,
             "--truth" => o.truth = Some(PathBuf::from(val()?)),
+            "--tap" => {
+                o.tap.get_or_insert_with(Tap::default);
+            }
+            "--flows" => {
+                o.tap.get_or_insert_with(Tap::default).flows =
+                    Some(val()?.parse().map_err(|_| usage())?)
+            }
+            "--concurrent" => {
+                let n: usize = val()?.parse().map_err(|_| usage())?;
+                o.tap.get_or_insert_with(Tap::default).concurrent = n.max(1);
+            }
+            "--mangle" => {
+                let n: u64 = val()?.parse().map_err(|_| usage())?;
+                o.tap.get_or_insert_with(Tap::default).mangle_per_mille = n.min(500);
+            }
+            "--noise" => {
+                let n: u64 = val()?.parse().map_err(|_| usage())?;
+                o.tap.get_or_insert_with(Tap::default).noise_percent = n.min(95);
+            }
             _ => return Err(usage()),
         }
     }
@@ -171,6 +234,9 @@ struct SourceFlow {
     bulk_at: Option<usize>,
     /// Record version and a non-minimal application-data record length per side.
     app_record: [Option<([u8; 2], usize)>; 2],
+    /// Per side: the minimal application-data record length, when such a
+    /// record was followed by another in the same segment (empty fragments).
+    empty_fragment: [Option<usize>; 2],
 }
 
 struct Source {
@@ -337,21 +403,29 @@ fn assemble_flows(segs: Vec<RawSeg>) -> Vec<SourceFlow> {
                 rst: s.rst,
             });
         }
-        let (bulk_at, app_record) = find_bulk_point(&events);
+        let (bulk_at, app_record, empty_fragment) = find_bulk_point(&events);
         flows.push(SourceFlow {
             v6,
             events,
             bulk_at,
             app_record,
+            empty_fragment,
         });
     }
     flows
 }
 
 /// Walk each side's TLS records; find where bulk data may go (see the
-/// module docs) and an application-data record to model bulk records on.
+/// module docs), an application-data record to model bulk records on, and
+/// the length of empty fragments where a side writes them.
 #[allow(clippy::type_complexity)]
-fn find_bulk_point(events: &[Event]) -> (Option<usize>, [Option<([u8; 2], usize)>; 2]) {
+fn find_bulk_point(
+    events: &[Event],
+) -> (
+    Option<usize>,
+    [Option<([u8; 2], usize)>; 2],
+    [Option<usize>; 2],
+) {
     // Per side: offset of the next record header, and whether the walk is still in sync.
     let mut next_hdr: [u64; 2] = [0, 0];
     let mut stream: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
@@ -359,8 +433,12 @@ fn find_bulk_point(events: &[Event]) -> (Option<usize>, [Option<([u8; 2], usize)
     let mut app: [Option<([u8; 2], usize)>; 2] = [None, None];
     let mut min_app: [usize; 2] = [usize::MAX, usize::MAX];
     let mut starts_with_app: Vec<bool> = Vec::with_capacity(events.len());
+    // Per side: lengths of application-data records followed by another one
+    // in the same segment.
+    let mut followed: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
     for ev in events {
         let s = ev.side;
+        let mut prev_app_in_event: Option<usize> = None;
         let at_boundary = in_sync[s] && ev.rel == next_hdr[s];
         let mut first_type = None;
         if in_sync[s] && ev.rel == stream[s].len() as u64 {
@@ -386,10 +464,17 @@ fn find_bulk_point(events: &[Event]) -> (Option<usize>, [Option<([u8; 2], usize)
                 first_type = Some(ty);
             }
             if ty == 23 {
+                if let Some(prev) = prev_app_in_event {
+                    followed[s].push(prev);
+                }
+                prev_app_in_event = Some(len);
                 min_app[s] = min_app[s].min(len);
                 if app[s].is_none_or(|(_, l)| len > l) {
                     app[s] = Some((ver, len));
                 }
+            }
+            if ty != 23 {
+                prev_app_in_event = None;
             }
             next_hdr[s] += 5 + len as u64;
         }
@@ -403,13 +488,17 @@ fn find_bulk_point(events: &[Event]) -> (Option<usize>, [Option<([u8; 2], usize)
             }
         }
     }
+    let empty_fragment = [0, 1].map(|s| {
+        let min = min_app[s];
+        (app[s].is_some() && followed[s].contains(&min)).then_some(min)
+    });
     if app[0].is_none() || app[1].is_none() {
-        return (None, app);
+        return (None, app, empty_fragment);
     }
     let at = (1..events.len()).find(|&i| {
         starts_with_app[i] && events[i - 1].side != events[i].side && !events[i - 1].data.is_empty()
     });
-    (at, app)
+    (at, app, empty_fragment)
 }
 
 fn load_sources(dir: &Path) -> io::Result<Vec<Source>> {
@@ -675,6 +764,15 @@ fn build_frame(buf: &mut Vec<u8>, p: &Pkt, noise: &[u8]) {
     buf[at..at + 2].copy_from_slice(&c.to_be_bytes());
 }
 
+/// Truth-file names of the sides.
+const SIDE_NAMES: [&str; 2] = ["client", "server"];
+
+/// SYN, FIN or RST: segments that never move, and that nothing moves past
+/// (a segment after the close would open a new flow).
+fn is_control(p: &Pkt) -> bool {
+    p.tcp.is_some_and(|t| t.flags & 0x07 != 0)
+}
+
 fn v6_of(ip: IpAddr) -> Ipv6Addr {
     match ip {
         IpAddr::V6(v) => v,
@@ -770,16 +868,27 @@ enum JobKind {
         bulk: [u64; 2],
         port: u16,
         audited: bool,
+        /// The current flow's truth entry, written when the flow ends
+        /// (`--tap` adds the empty fragments it inserts to the expectation).
+        entry: Option<serde_json::Value>,
+        /// Empty fragments inserted into the current flow, per side.
+        inserted_empty: [u64; 2],
     },
     BulkTcp {
         conn: Conn,
         left: u64,
         stage: u8,
+        /// Payload head of the first write of each side (e.g. an HTTP request / response line).
+        heads: [&'static [u8]; 2],
     },
     Udp {
         src: SocketAddr,
         dst: SocketAddr,
         left: u32,
+        /// Payload head of every datagram (SIP request line, RTP header, DNS id…).
+        head: &'static [u8],
+        /// Payload length range (head included).
+        len: (u64, u64),
     },
 }
 
@@ -787,6 +896,8 @@ struct Job {
     kind: JobKind,
     queue: VecDeque<Pkt>,
     done: bool,
+    /// Bytes of this job count as audited traffic (`--tap` keeps the mix).
+    audited: bool,
 }
 
 struct Truth {
@@ -816,6 +927,9 @@ struct Gen {
     next_client: u32,
     bulk_max: u64,
     counts: BTreeMap<&'static str, u64>,
+    tap: Option<Tap>,
+    /// `--tap`: mean bulk bytes per side of a flow that takes bulk data.
+    tap_bulk_mean: u64,
 }
 
 impl Gen {
@@ -866,6 +980,92 @@ impl Gen {
         }
     }
 
+    fn tls_job(&mut self, port: u16, audited: bool) -> JobKind {
+        let source = (self.rng.next() % self.sources.len() as u64) as usize;
+        JobKind::Tls {
+            source,
+            flow: 0,
+            event: 0,
+            conn: None,
+            bulk: [0, 0],
+            port,
+            audited,
+            entry: None,
+            inserted_empty: [0, 0],
+        }
+    }
+
+    fn udp_job(
+        &mut self,
+        port: u16,
+        head: &'static [u8],
+        len: (u64, u64),
+        n: (u64, u64),
+    ) -> JobKind {
+        let src = self.client_addr(false);
+        let dst = self.server_addr(false, port);
+        JobKind::Udp {
+            src,
+            dst,
+            left: self.rng.range(n.0, n.1) as u32,
+            head,
+            len,
+        }
+    }
+
+    /// `--tap`: an audited flow while audited bytes are short of their
+    /// share, else one unit of other traffic.
+    fn new_tap_job(&mut self, audited_short: bool) -> Job {
+        if audited_short {
+            *self.counts.entry("tls-5062-units").or_default() += 1;
+            let kind = self.tls_job(SIP_TLS_PORT, true);
+            return Job {
+                kind,
+                queue: VecDeque::new(),
+                done: false,
+                audited: true,
+            };
+        }
+        let roll = self.rng.next() % 100;
+        let kind = if roll < 30 {
+            *self.counts.entry("tls-other-port-units").or_default() += 1;
+            let port = [443u16, 5061][(self.rng.next() % 2) as usize];
+            self.tls_job(port, false)
+        } else if roll < 45 {
+            *self.counts.entry("http-bulk-flows").or_default() += 1;
+            let port = [80u16, 8080][(self.rng.next() % 2) as usize];
+            let conn = self.new_conn(false, port);
+            let left = self.rng.range(16 << 10, 1 << 20);
+            JobKind::BulkTcp {
+                conn,
+                left,
+                stage: 0,
+                heads: [
+                    b"GET /download/archive.bin HTTP/1.1\r\nHost: files.example.com\r\n\r\n",
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n",
+                ],
+            }
+        } else if roll < 60 {
+            *self.counts.entry("rtp-udp-streams").or_default() += 1;
+            let port = 16384 + 2 * (self.rng.next() % 8192) as u16;
+            // RTP v2, payload type 0 (PCMU), 20 ms of audio: 12 + 160 bytes.
+            self.udp_job(port, &[0x80, 0x00], (172, 172), (100, 600))
+        } else if roll < 80 {
+            *self.counts.entry("sip-udp-flows").or_default() += 1;
+            let port = [5060u16, 5062][(self.rng.next() % 2) as usize];
+            self.udp_job(port, b"OPTIONS sip:", (300, 1400), (4, 40))
+        } else {
+            *self.counts.entry("dns-udp-flows").or_default() += 1;
+            self.udp_job(53, &[0x12, 0x34, 0x01, 0x00], (40, 300), (2, 8))
+        };
+        Job {
+            kind,
+            queue: VecDeque::new(),
+            done: false,
+            audited: false,
+        }
+    }
+
     fn new_job(&mut self) -> Job {
         let roll = self.rng.next() % 100;
         let kind = if roll < 62 {
@@ -879,6 +1079,8 @@ impl Gen {
                 bulk: [0, 0],
                 port: SIP_TLS_PORT,
                 audited: true,
+                entry: None,
+                inserted_empty: [0, 0],
             }
         } else if roll < 77 {
             let source = (self.rng.next() % self.sources.len() as u64) as usize;
@@ -892,6 +1094,8 @@ impl Gen {
                 bulk: [0, 0],
                 port,
                 audited: false,
+                entry: None,
+                inserted_empty: [0, 0],
             }
         } else if roll < 87 {
             *self.counts.entry("bulk-tcp-flows").or_default() += 1;
@@ -902,6 +1106,7 @@ impl Gen {
                 conn,
                 left,
                 stage: 0,
+                heads: [b"", b""],
             }
         } else {
             *self.counts.entry("udp-5062-flows").or_default() += 1;
@@ -911,12 +1116,17 @@ impl Gen {
                 src,
                 dst,
                 left: self.rng.range(10, 200) as u32,
+                head: b"OPTIONS sip:",
+                // The 12-byte head plus 200 to 1400 noise bytes.
+                len: (212, 1412),
             }
         };
+        let audited = matches!(kind, JobKind::Tls { audited: true, .. });
         Job {
             kind,
             queue: VecDeque::new(),
             done: false,
+            audited,
         }
     }
 
@@ -929,18 +1139,24 @@ impl Gen {
     fn step(&mut self, job: &mut Job, truth: &mut Truth) -> io::Result<()> {
         let mut q = std::mem::take(&mut job.queue);
         match &mut job.kind {
-            JobKind::Udp { src, dst, left } => {
+            JobKind::Udp {
+                src,
+                dst,
+                left,
+                head,
+                len,
+            } => {
                 if *left == 0 {
                     job.done = true;
                 } else {
                     *left -= 1;
-                    let len = self.rng.range(200, 1400) as usize;
+                    let n = (self.rng.range(len.0, len.1) as usize).saturating_sub(head.len());
                     let (s, d) = if self.rng.chance(500) {
                         (*src, *dst)
                     } else {
                         (*dst, *src)
                     };
-                    let payload = self.noise_payload(b"OPTIONS sip:".to_vec(), len);
+                    let payload = self.noise_payload(head.to_vec(), n);
                     q.push_back(Pkt {
                         src: s,
                         dst: d,
@@ -949,7 +1165,12 @@ impl Gen {
                     });
                 }
             }
-            JobKind::BulkTcp { conn, left, stage } => match *stage {
+            JobKind::BulkTcp {
+                conn,
+                left,
+                stage,
+                heads,
+            } => match *stage {
                 0 => {
                     q.push_back(conn.seg(0, 0x02, Payload::Owned(Vec::new()), conn.isn[0]));
                     conn.next[0] = conn.isn[0].wrapping_add(1);
@@ -961,8 +1182,13 @@ impl Gen {
                 1 if *left > 0 => {
                     let n = (*left).min(MAX_WRITE as u64) as usize;
                     *left -= n as u64;
-                    let payload = self.noise_payload(Vec::new(), n);
+                    // Noise first, then the side: the default capture's bytes
+                    // stay what they were before `--tap` existed.
+                    let mut payload = self.noise_payload(Vec::new(), n);
                     let side = usize::from(self.rng.chance(100));
+                    if let Payload::Noise { head, .. } = &mut payload {
+                        *head = std::mem::take(&mut heads[side]).to_vec();
+                    }
                     let start = q.len();
                     conn.write(side, payload, false, &mut q);
                     self.mangle(&mut q, start);
@@ -983,6 +1209,8 @@ impl Gen {
                 bulk,
                 port,
                 audited,
+                entry: entry_slot,
+                inserted_empty,
             } => {
                 let src = &self.sources[*source];
                 let Some(sf) = src.flows.get(*flow) else {
@@ -1001,7 +1229,12 @@ impl Gen {
                     let sf = &src.flows[*flow];
                     if sf.bulk_at.is_some() {
                         for b in bulk.iter_mut() {
-                            *b = self.rng.range(self.bulk_max / 10, self.bulk_max);
+                            *b = match self.tap {
+                                Some(_) => self
+                                    .rng
+                                    .range(self.tap_bulk_mean / 4, self.tap_bulk_mean * 7 / 4),
+                                None => self.rng.range(self.bulk_max / 10, self.bulk_max),
+                            };
                         }
                     } else {
                         *bulk = [0, 0];
@@ -1017,8 +1250,9 @@ impl Gen {
                         if let Some(e) = src.expect.get(*flow) {
                             entry["expect"] = e.clone();
                         }
-                        truth.flow(entry)?;
+                        *entry_slot = Some(entry);
                     }
+                    *inserted_empty = [0, 0];
                     *conn = Some(c);
                     *event = 0;
                 }
@@ -1041,11 +1275,36 @@ impl Gen {
                         job.queue = q;
                         return Ok(());
                     };
-                    let extra = 16 * self.rng.range(0, ((MAX_RECORD - model) / 16) as u64) as usize;
-                    let len = (model + extra).min(MAX_RECORD);
-                    let mut head = vec![23, ver[0], ver[1]];
-                    head.extend_from_slice(&(len as u16).to_be_bytes());
-                    let payload = self.noise_payload(head, len);
+                    let payload = if self.tap.is_some() {
+                        // SIP-sized writes of one to four records, each as
+                        // long as the suite makes it (an observed length
+                        // plus whole blocks), after an empty fragment where
+                        // this side writes them.
+                        let expects_empty = entry_slot
+                            .as_ref()
+                            .and_then(|e| {
+                                e.pointer(&format!("/expect/empty_fragments/{}", SIDE_NAMES[side]))
+                            })
+                            .and_then(serde_json::Value::as_u64)
+                            .is_some_and(|n| n > 0);
+                        let mut bytes = Vec::new();
+                        if let (Some(ef), true) = (sf.empty_fragment[side], expects_empty) {
+                            self.push_record(&mut bytes, ver, ef);
+                            inserted_empty[side] += 1;
+                        }
+                        for _ in 0..self.rng.range(1, 4) {
+                            let extra = 16 * self.rng.range(0, 200) as usize;
+                            self.push_record(&mut bytes, ver, (model + extra).min(MAX_RECORD));
+                        }
+                        Payload::Owned(bytes)
+                    } else {
+                        let extra =
+                            16 * self.rng.range(0, ((MAX_RECORD - model) / 16) as u64) as usize;
+                        let len = (model + extra).min(MAX_RECORD);
+                        let mut head = vec![23, ver[0], ver[1]];
+                        head.extend_from_slice(&(len as u16).to_be_bytes());
+                        self.noise_payload(head, len)
+                    };
                     let n = payload.len() as u64;
                     let start = q.len();
                     c.write(side, payload, false, &mut q);
@@ -1057,11 +1316,23 @@ impl Gen {
                 }
                 let Some(ev) = sf.events.get(*event) else {
                     // Flow done: the next flow of the same source follows.
+                    if let Some(mut e) = entry_slot.take() {
+                        for (side, name) in SIDE_NAMES.iter().enumerate() {
+                            let pointer = format!("/expect/empty_fragments/{name}");
+                            if let Some(v) = e.pointer_mut(&pointer) {
+                                if let Some(n) = v.as_u64() {
+                                    *v = (n + inserted_empty[side]).into();
+                                }
+                            }
+                        }
+                        truth.flow(e)?;
+                    }
                     *flow += 1;
                     *conn = None;
                     job.queue = q;
                     return Ok(());
                 };
+                let ev = ev.clone();
                 *event += 1;
                 let side = ev.side;
                 if ev.syn {
@@ -1090,8 +1361,11 @@ impl Gen {
                     if ev.rst {
                         q.push_back(c.seg(side, 0x14, Payload::Owned(ev.data.clone()), seq));
                     } else {
+                        let start = q.len();
                         c.write(side, Payload::Owned(ev.data.clone()), ev.fin, &mut q);
-                        if !ev.data.is_empty() && self.rng.chance(5) {
+                        if self.tap.is_some() {
+                            self.mangle(&mut q, start);
+                        } else if !ev.data.is_empty() && self.rng.chance(5) {
                             // A retransmission of the last data segment.
                             if let Some(dup) = q.iter().rev().find(|p| p.payload.len() > 0).cloned()
                             {
@@ -1109,8 +1383,60 @@ impl Gen {
         Ok(())
     }
 
-    /// A few duplicated and swapped data segments among `q[start..]`.
+    /// One application-data record of `len` noise bytes, appended to `out`.
+    fn push_record(&mut self, out: &mut Vec<u8>, ver: [u8; 2], len: usize) {
+        out.extend_from_slice(&[23, ver[0], ver[1]]);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+        let off = (self.rng.next() % (NOISE_BYTES - MAX_WRITE) as u64) as usize;
+        out.extend_from_slice(&self.noise[off..off + len]);
+    }
+
+    /// `--tap`: each data segment of `q[start..]` is, with probability
+    /// `per_mille`/1000, retransmitted (a copy up to two packets later) or
+    /// overtaken by the next data segment of its side. Nothing moves past
+    /// a SYN, FIN or RST.
+    fn mangle_tap(&mut self, q: &mut VecDeque<Pkt>, start: usize, per_mille: u64) {
+        let mut i = start;
+        while i < q.len() {
+            if q[i].payload.len() == 0 || is_control(&q[i]) {
+                i += 1;
+                continue;
+            }
+            let roll = self.rng.next() % 1000;
+            if roll < per_mille / 2 {
+                let mut at = i + 1;
+                let mut later = self.rng.range(0, 2);
+                while later > 0 && at < q.len() && !is_control(&q[at]) {
+                    at += 1;
+                    later -= 1;
+                }
+                let dup = q[i].clone();
+                q.insert(at, dup);
+                *self.counts.entry("retransmitted-segments").or_default() += 1;
+            } else if roll < per_mille {
+                let src = q[i].src;
+                let next = (i + 1..q.len())
+                    .take_while(|&j| !is_control(&q[j]))
+                    .find(|&j| q[j].src == src && q[j].payload.len() > 0);
+                if let Some(j) = next {
+                    if let Some(p) = q.remove(i) {
+                        q.insert(j, p);
+                        *self.counts.entry("reordered-segments").or_default() += 1;
+                    }
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// Duplicated and swapped data segments among `q[start..]`: with
+    /// `--tap` each data segment at the tap's rate (half retransmitted, half
+    /// overtaken by the next data segment of its side), else a few per write.
     fn mangle(&mut self, q: &mut VecDeque<Pkt>, start: usize) {
+        if let Some(tap) = self.tap {
+            self.mangle_tap(q, start, tap.mangle_per_mille);
+            return;
+        }
         let len = q.len();
         if len < start + 3 {
             return;
@@ -1153,6 +1479,41 @@ pub struct Summary {
     pub audited_flows: u64,
 }
 
+/// `--tap`: mean bulk bytes per side of a flow that takes bulk data, so that
+/// audited flows, each a handshake plus its bulk, number about `tap.flows`.
+fn tap_bulk_mean(sources: &[Source], size: u64, tap: Tap) -> u64 {
+    let flows = tap
+        .flows
+        .unwrap_or_else(|| (size as u128 * 10_700 / (1u128 << 30)) as u64)
+        .max(1);
+    let audited_bytes = size as f64 * (100 - tap.noise_percent) as f64 / 100.0;
+    let per_flow = audited_bytes / flows as f64;
+    // A job replays every flow of one source picked at random: expectations per job.
+    let n = sources.len() as f64;
+    let flows_per_job = sources.iter().map(|s| s.flows.len()).sum::<usize>() as f64 / n;
+    let bulk_flows_per_job = sources
+        .iter()
+        .map(|s| s.flows.iter().filter(|f| f.bulk_at.is_some()).count())
+        .sum::<usize>() as f64
+        / n;
+    // Handshake bytes on the wire: payload plus about 100 bytes of headers
+    // and ACKs per segment.
+    let handshake_per_job = sources
+        .iter()
+        .flat_map(|s| &s.flows)
+        .flat_map(|f| &f.events)
+        .map(|e| e.data.len() as f64 + 100.0)
+        .sum::<f64>()
+        / n;
+    // Bulk travels in MSS segments: 1448 payload bytes cost about 1550.
+    let wire = 1550.0 / 1448.0;
+    let bulk_per_job = (per_flow * flows_per_job - handshake_per_job).max(0.0) / wire;
+    if bulk_flows_per_job == 0.0 {
+        return 0;
+    }
+    (bulk_per_job / bulk_flows_per_job / 2.0) as u64
+}
+
 /// Write a capture as `opts` says (`opts.out` is ignored: `out` is the sink).
 pub fn generate(opts: &Opts, out: Box<dyn Write + '_>) -> io::Result<Summary> {
     let sources = load_sources(&opts.from)?;
@@ -1168,7 +1529,15 @@ pub fn generate(opts: &Opts, out: Box<dyn Write + '_>) -> io::Result<Summary> {
         next_client: 0,
         bulk_max: (opts.size / 400).clamp(4096, 256 << 10),
         counts: BTreeMap::new(),
+        tap: opts.tap,
+        tap_bulk_mean: 0,
     };
+    if let Some(tap) = opts.tap {
+        gen.tap_bulk_mean = tap_bulk_mean(&gen.sources, opts.size, tap);
+    }
+    let concurrent = opts.tap.map_or(CONCURRENT, |t| t.concurrent);
+    // `--tap`: capture bytes of audited flows, to keep their share.
+    let mut audited_volume: u64 = 0;
     let mut w = Writer::new(out, opts.format)?;
     let mut truth = Truth {
         out: match &opts.truth {
@@ -1181,18 +1550,44 @@ pub fn generate(opts: &Opts, out: Box<dyn Write + '_>) -> io::Result<Summary> {
     if let Some(t) = truth.out.as_mut() {
         write!(t, "{{\n  \"seed\": {},\n  \"flows\": [", opts.seed)?;
     }
-    let mut active: Vec<Job> = Vec::with_capacity(CONCURRENT);
+    // Open units: one pool, or with `--tap` audited flows (pool 0) and other
+    // traffic (pool 1, a quarter as many), each packet taken from the pool
+    // whose share of the bytes is short, so that long noise units cannot
+    // crowd out the audited flows.
+    let mut pools: [Vec<Job>; 2] = [Vec::with_capacity(concurrent), Vec::new()];
     let mut ts = start_us;
     let mut noise = std::mem::take(&mut gen.noise);
     loop {
         let filling = w.volume < opts.size;
-        while filling && active.len() < CONCURRENT {
-            let j = gen.new_job();
-            active.push(j);
+        let audited_short = opts.tap.is_some_and(|tap| {
+            let share = u128::from(100 - tap.noise_percent);
+            u128::from(audited_volume) * 100 < u128::from(w.volume) * share
+        });
+        if filling {
+            match opts.tap {
+                Some(tap) => {
+                    while pools[0].len() < concurrent {
+                        pools[0].push(gen.new_tap_job(true));
+                    }
+                    let others = (concurrent / 4).max(1);
+                    while tap.noise_percent > 0 && pools[1].len() < others {
+                        pools[1].push(gen.new_tap_job(false));
+                    }
+                }
+                None => {
+                    while pools[0].len() < concurrent {
+                        pools[0].push(gen.new_job());
+                    }
+                }
+            }
         }
-        if active.is_empty() {
-            break;
-        }
+        let pool = match (pools[0].is_empty(), pools[1].is_empty()) {
+            (true, true) => break,
+            (false, true) => 0,
+            (true, false) => 1,
+            (false, false) => usize::from(!audited_short),
+        };
+        let active = &mut pools[pool];
         let i = (gen.rng.next() % active.len() as u64) as usize;
         let job = &mut active[i];
         if job.queue.is_empty() {
@@ -1204,6 +1599,9 @@ pub fn generate(opts: &Opts, out: Box<dyn Write + '_>) -> io::Result<Summary> {
             build_frame(&mut w.buf, &p, &noise);
             ts += gen.rng.range(1, 20);
             w.record(ts)?;
+            if job.audited {
+                audited_volume += 16 + w.buf.len() as u64;
+            }
         }
         if job.done && job.queue.is_empty() {
             active.swap_remove(i);

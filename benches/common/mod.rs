@@ -27,6 +27,7 @@ pub fn capture(size: u64, format: Format) -> Vec<u8> {
         format,
         seed: 7,
         truth: None,
+        tap: None,
     };
     if let Err(e) = gencap::generate(&opts, Box::new(&mut bytes)) {
         panic!(

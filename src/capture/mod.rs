@@ -101,6 +101,27 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match time::OffsetDateTime::from_unix_timestamp(self.secs) {
+            // Every flow's report carries several timestamps: written from
+            // one stack buffer, not through seven padded format arguments.
+            Ok(t) if (0..=9999).contains(&t.year()) && self.nanos < 1_000_000_000 => {
+                let mut text = *b"0000-00-00T00:00:00.000000Z";
+                let fields = [
+                    (0..4, t.year() as u32),
+                    (5..7, u32::from(u8::from(t.month()))),
+                    (8..10, u32::from(t.day())),
+                    (11..13, u32::from(t.hour())),
+                    (14..16, u32::from(t.minute())),
+                    (17..19, u32::from(t.second())),
+                    (20..26, (self.nanos / 1000) % 1_000_000),
+                ];
+                for (range, mut value) in fields {
+                    for digit in text[range].iter_mut().rev() {
+                        *digit = b'0' + (value % 10) as u8;
+                        value /= 10;
+                    }
+                }
+                f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+            }
             Ok(t) => write!(
                 f,
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
@@ -219,5 +240,36 @@ mod tests {
         assert_eq!(bottom.secs_since(top), 0);
         let a = Timestamp::new(10, 500);
         assert_eq!(Timestamp::new(12, 400).secs_since(a), 1);
+    }
+
+    /// The padded `format!` the stack-buffer writer replaces.
+    fn padded(ts: Timestamp) -> String {
+        let t = time::OffsetDateTime::from_unix_timestamp(ts.secs).expect("in range");
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            ts.nanos / 1000
+        )
+    }
+
+    #[test]
+    fn timestamp_display_writes_rfc3339_microseconds_for_any_date() {
+        let mut secs: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+        while secs < 253_402_300_799 {
+            for nanos in [0, 999, 1_000, 123_456_789, 999_999_999] {
+                let ts = Timestamp::new(secs, nanos);
+                assert_eq!(ts.to_string(), padded(ts), "{secs}.{nanos}");
+            }
+            secs += 7_919_993_117; // about 251 years, a prime: every field varies
+        }
+        assert_eq!(
+            Timestamp::new(1_767_261_600, 5_000).to_string(),
+            "2026-01-01T10:00:00.000005Z"
+        );
     }
 }

@@ -78,6 +78,152 @@ pub fn quick_endpoints(frame: &Frame<'_>) -> Option<(Endpoint, Endpoint)> {
     ))
 }
 
+/// What a header look at fixed offsets tells of a frame, before any
+/// per-flow state: enough to drop traffic that is not audited the way a BPF
+/// filter would (see [`quick_transport`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuickTransport {
+    /// A TCP segment that [`decode`] certainly decodes, with these ports;
+    /// [`quick_segment`] reads it from the offsets kept here.
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        /// Where the IP header starts in the frame.
+        ip_at: usize,
+        /// The TCP header and payload, as offsets in the frame.
+        tcp_at: usize,
+        tcp_end: usize,
+    },
+    /// Certainly no TCP segment: [`decode`] returns [`DecodeError::NotTcp`].
+    NotTcp,
+}
+
+/// The transport of a frame in the common plain forms — Ethernet II or raw
+/// IP; IPv4 without fragmentation, or IPv6 without extension headers; TCP,
+/// or UDP on a port that carries no tunnel — read at fixed offsets. `None`
+/// (unsure) for everything else, which then goes through [`decode`]. A
+/// busy tap carries much traffic that is not audited; this lets each such
+/// frame cost a header look. The conditions mirror etherparse's, as in
+/// [`quick_endpoints`]; IPv6 needs a payload length that is not zero and
+/// fits in the captured bytes.
+pub fn quick_transport(frame: &Frame<'_>) -> Option<QuickTransport> {
+    let d = frame.data;
+    let ip_at = match frame.link {
+        LinkType::ETHERNET => {
+            if d.len() < 14 || (d[12..14] != [0x08, 0x00] && d[12..14] != [0x86, 0xdd]) {
+                return None;
+            }
+            14
+        }
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => 0,
+        _ => return None,
+    };
+    let ip = &d[ip_at..];
+    let (proto, l4_range) = match ip.first()? >> 4 {
+        4 => {
+            let header: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
+            let header_len = usize::from(header[0] & 0x0f) * 4;
+            let total_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+            let fragmenting =
+                header[6] & 0x20 != 0 || u16::from_be_bytes([header[6] & 0x1f, header[7]]) != 0;
+            if header_len < 20 || total_len < header_len || total_len > ip.len() || fragmenting {
+                return None;
+            }
+            (header[9], header_len..total_len)
+        }
+        6 => {
+            let header: &[u8; 40] = ip.get(..40)?.try_into().ok()?;
+            let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+            if payload_len == 0 || 40 + payload_len > ip.len() {
+                return None;
+            }
+            (header[6], 40..40 + payload_len)
+        }
+        _ => return None,
+    };
+    let l4 = &ip[l4_range.clone()];
+    let port = |at: usize| u16::from_be_bytes([l4[at], l4[at + 1]]);
+    match proto {
+        6 => {
+            let tcp_header: &[u8; 13] = l4.get(..13)?.try_into().ok()?;
+            let data_offset = usize::from(tcp_header[12] >> 4) * 4;
+            if l4.len() < 20 || data_offset < 20 || data_offset > l4.len() {
+                return None;
+            }
+            Some(QuickTransport::Tcp {
+                src_port: port(0),
+                dst_port: port(2),
+                ip_at,
+                tcp_at: ip_at + l4_range.start,
+                tcp_end: ip_at + l4_range.end,
+            })
+        }
+        17 => {
+            if l4.len() < 8 {
+                return None;
+            }
+            let tunnel = |p: u16| matches!(p, UDP_GENEVE | UDP_VXLAN | UDP_GTP_U);
+            if tunnel(port(0)) || tunnel(port(2)) {
+                return None;
+            }
+            Some(QuickTransport::NotTcp)
+        }
+        _ => None,
+    }
+}
+
+/// The segment of a frame [`quick_transport`] found to be plain TCP, read
+/// from the offsets it kept: what [`decode`] returns for it, without
+/// decoding again. `None` for any other look.
+pub fn quick_segment<'a>(frame: &Frame<'a>, look: &QuickTransport) -> Option<Segment<'a>> {
+    let QuickTransport::Tcp {
+        src_port,
+        dst_port,
+        ip_at,
+        tcp_at,
+        tcp_end,
+    } = *look
+    else {
+        return None;
+    };
+    let ip = frame.data.get(ip_at..)?;
+    let (src, dst) = match ip.first()? >> 4 {
+        4 => {
+            let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+            let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b))
+        }
+        _ => {
+            let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+            let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b))
+        }
+    };
+    let tcp = frame.data.get(tcp_at..tcp_end)?;
+    let header: &[u8; 20] = tcp.get(..20)?.try_into().ok()?;
+    let data_offset = usize::from(header[12] >> 4) * 4;
+    let flags = header[13];
+    Some(Segment {
+        frame: frame.index,
+        ts: frame.ts,
+        src: std::net::SocketAddr::new(src, src_port),
+        dst: std::net::SocketAddr::new(dst, dst_port),
+        seq: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+        ack: u32::from_be_bytes([header[8], header[9], header[10], header[11]]),
+        flags: TcpFlags {
+            syn: flags & 0x02 != 0,
+            ack: flags & 0x10 != 0,
+            fin: flags & 0x01 != 0,
+            rst: flags & 0x04 != 0,
+            psh: flags & 0x08 != 0,
+        },
+        payload: tcp.get(data_offset..)?,
+        missing: 0,
+        // The look accepts only a total length within the captured bytes.
+        ip_length_beyond_frame: false,
+    })
+}
+
 fn decode_ip<'a>(
     frame: &Frame<'a>,
     ip: &'a [u8],
@@ -388,7 +534,106 @@ mod tests {
         assert_eq!(quick_endpoints(&frame(LinkType::ETHERNET, &vlan)), None);
     }
 
+    #[rustfmt::skip]
+    static IPV6_UDP_SIP: &[u8] = &[
+        0x60,0,0,0, 0,12,17,64,
+        0x20,0x01,0x0d,0xb8,0,0,0,0, 0,0,0,0,0,0,0,2,
+        0x20,0x01,0x0d,0xb8,0,0,0,0, 0,0,0,0,0,0,0,1,
+        0x13,0xc4,0x13,0xc6, 0,12,0,0, b'S',b'I',b'P',b'/',
+    ];
+
+    #[rustfmt::skip]
+    static IPV6_TCP: &[u8] = &[
+        0x60,0,0,0, 0,24,6,64,
+        0x20,0x01,0x0d,0xb8,0,0,0,0, 0,0,0,0,0,0,0,2,
+        0x20,0x01,0x0d,0xb8,0,0,0,0, 0,0,0,0,0,0,0,1,
+        0xc0,0x00,0x01,0xbb, 0,0,0,100, 0,0,0,0, 0x50,0x18,0xff,0xff, 0,0,0,0,
+        b'a',b'b',b'c',b'd',
+    ];
+
+    #[test]
+    fn quick_transport_reads_tcp_ports_and_drops_udp_like_decode() {
+        let v4 = frame(LinkType::RAW, IPV4_TCP_SYN_PAYLOAD);
+        let ports = |f: &Frame<'_>| match quick_transport(f) {
+            Some(QuickTransport::Tcp {
+                src_port, dst_port, ..
+            }) => Some((src_port, dst_port)),
+            _ => None,
+        };
+        assert_eq!(ports(&v4), Some((49152, 5062)));
+        let v6 = frame(LinkType::RAW, IPV6_TCP);
+        assert_eq!(ports(&v6), Some((49152, 443)));
+        let quick = quick_transport(&v6).and_then(|look| quick_segment(&v6, &look));
+        assert_eq!(
+            quick.map(|s| (s.dst.to_string(), s.seq, s.payload)),
+            Some(("[2001:db8::1]:443".to_string(), 100, &b"abcd"[..]))
+        );
+        let udp = frame(LinkType::RAW, IPV6_UDP_SIP);
+        assert_eq!(quick_transport(&udp), Some(QuickTransport::NotTcp));
+        assert_eq!(decode(&udp).err(), Some(DecodeError::NotTcp));
+        // UDP on a tunnel port may hold TCP: left to decode.
+        let mut vxlan = IPV6_UDP_SIP.to_vec();
+        vxlan[42..44].copy_from_slice(&4789u16.to_be_bytes());
+        assert_eq!(quick_transport(&frame(LinkType::RAW, &vxlan)), None);
+    }
+
+    /// One of the sample packets, in Ethernet or raw, for the proptests.
+    fn sample(which: u8, ethernet: bool) -> (LinkType, Vec<u8>) {
+        let (ethertype, ip) = match which % 3 {
+            0 => ([0x08, 0x00], IPV4_TCP_SYN_PAYLOAD),
+            1 => ([0x86, 0xdd], IPV6_TCP),
+            _ => ([0x86, 0xdd], IPV6_UDP_SIP),
+        };
+        if ethernet {
+            let mut v = vec![0u8; 12];
+            v.extend_from_slice(&ethertype);
+            v.extend_from_slice(ip);
+            (LinkType::ETHERNET, v)
+        } else {
+            (LinkType::RAW, ip.to_vec())
+        }
+    }
+
     proptest::proptest! {
+        /// The engine drops a frame on `quick_transport`'s word, without
+        /// decoding: whenever it answers, decode must agree exactly,
+        /// whatever the header bytes say.
+        #[test]
+        fn quick_transport_never_disagrees_with_decode(
+            which in proptest::prelude::any::<u8>(),
+            edits in proptest::collection::vec((0usize..80, proptest::prelude::any::<u8>()), 0..6),
+            cut in 0usize..80,
+            ethernet in proptest::prelude::any::<bool>(),
+        ) {
+            let (link, mut data) = sample(which, ethernet);
+            for (at, byte) in edits {
+                if let Some(b) = data.get_mut(at) {
+                    *b = byte;
+                }
+            }
+            data.truncate(data.len().saturating_sub(cut));
+            let f = frame(link, &data);
+            match quick_transport(&f) {
+                Some(look @ QuickTransport::Tcp { src_port, dst_port, .. }) => {
+                    let seg = decode(&f);
+                    proptest::prop_assert!(seg.is_ok(), "{seg:?}");
+                    let seg = seg.unwrap();
+                    proptest::prop_assert_eq!((seg.src.port(), seg.dst.port()), (src_port, dst_port));
+                    let quick = quick_segment(&f, &look);
+                    proptest::prop_assert!(quick.is_some());
+                    let quick = quick.unwrap();
+                    proptest::prop_assert_eq!(
+                        (quick.src, quick.dst, quick.seq, quick.ack, quick.flags, quick.payload, quick.missing),
+                        (seg.src, seg.dst, seg.seq, seg.ack, seg.flags, seg.payload, seg.missing)
+                    );
+                }
+                Some(QuickTransport::NotTcp) => {
+                    proptest::prop_assert_eq!(decode(&f).err(), Some(DecodeError::NotTcp));
+                }
+                None => {}
+            }
+        }
+
         /// The reading thread trusts `quick_endpoints` instead of decoding:
         /// whenever it answers, decode must agree exactly, whatever the
         /// header bytes say.

@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::{LinkType, Timestamp};
 
-pub use ip_tcp::{decode, quick_endpoints};
+pub use ip_tcp::{decode, quick_endpoints, quick_segment, quick_transport, QuickTransport};
 
 /// One side of a TCP connection.
 pub type Endpoint = SocketAddr;

@@ -249,30 +249,42 @@ pub fn run(
                 // Only the flow is needed here: the common plain frame is
                 // read at fixed offsets, the rest decoded. The worker decodes
                 // its frames fully; the counts are kept here, once.
-                let endpoints = match decode::quick_endpoints(&frame) {
-                    Some(ends) => Ok(ends),
-                    None => decode::decode(&frame).map(|seg| {
-                        if seg.ip_length_beyond_frame {
-                            decode.count(decode::Segment::IP_LENGTH_BEYOND_FRAME, frame.index);
-                        }
-                        (seg.src, seg.dst)
-                    }),
-                };
+                let look = decode::quick_transport(&frame);
+                let endpoints =
+                    if super::worker::early_drop(look, &frame, &opts.filter, &mut decode) {
+                        None
+                    } else {
+                        Some(match look.and_then(|l| decode::quick_segment(&frame, &l)) {
+                            Some(seg) => Ok((seg.src, seg.dst)),
+                            None => decode::decode(&frame).map(|seg| {
+                                if seg.ip_length_beyond_frame {
+                                    decode.count(
+                                        decode::Segment::IP_LENGTH_BEYOND_FRAME,
+                                        frame.index,
+                                    );
+                                }
+                                (seg.src, seg.dst)
+                            }),
+                        })
+                    };
                 let noted = match endpoints {
-                    Ok((src, dst)) => {
-                        decode.segments += 1;
-                        if opts.filter.matches(src.port(), dst.port()) {
-                            decode.audited_segments += 1;
-                            let shard = (decode::shard_hash(src, dst) % n as u64) as usize;
-                            Some((shard, FrameRef::locate(&frame, buffer)))
-                        } else {
+                    None => None,
+                    Some(endpoints) => match endpoints {
+                        Ok((src, dst)) => {
+                            decode.segments += 1;
+                            if opts.filter.matches(src.port(), dst.port()) {
+                                decode.audited_segments += 1;
+                                let shard = (decode::shard_hash(src, dst) % n as u64) as usize;
+                                Some((shard, FrameRef::locate(&frame, buffer)))
+                            } else {
+                                None
+                            }
+                        }
+                        Err(e) => {
+                            decode.error(&e, frame.index);
                             None
                         }
-                    }
-                    Err(e) => {
-                        decode.error(&e, frame.index);
-                        None
-                    }
+                    },
                 };
                 let next_frame = frame.index + 1;
                 // Reading this frame may have filled a buffer: its frames

@@ -49,6 +49,17 @@ impl Worker {
 
     /// Decode one frame and feed it if it belongs to an audited flow.
     pub fn frame(&mut self, frame: &Frame<'_>, counters: &mut DecodeCounters) {
+        let look = decode::quick_transport(frame);
+        if early_drop(look, frame, &self.filter, counters) {
+            return;
+        }
+        // A plain audited frame is read from the offsets the look found.
+        if let Some(seg) = look.and_then(|look| decode::quick_segment(frame, &look)) {
+            counters.segments += 1;
+            counters.audited_segments += 1;
+            self.segment(&seg);
+            return;
+        }
         match decode::decode(frame) {
             Ok(seg) => {
                 counters.segments += 1;
@@ -67,7 +78,11 @@ impl Worker {
     /// Feed a frame the reading thread found to be of an audited flow (and
     /// counted): decode it again, in full, here on the worker.
     pub fn audited_frame(&mut self, frame: &Frame<'_>) {
-        if let Ok(seg) = decode::decode(frame) {
+        let quick =
+            decode::quick_transport(frame).and_then(|look| decode::quick_segment(frame, &look));
+        if let Some(seg) = quick {
+            self.segment(&seg);
+        } else if let Ok(seg) = decode::decode(frame) {
             self.segment(&seg);
         }
     }
@@ -158,6 +173,32 @@ impl Worker {
         let mut flows = std::mem::take(&mut self.finished);
         flows.sort_by_key(|f| (f.first_frame, f.key));
         flows
+    }
+}
+
+/// Drop a frame that is not of an audited flow on a header look, before
+/// any decoding or per-flow state, counting it as [`decode::decode`] would
+/// have (a BPF-like filter: most of a busy tap is other traffic). `false`
+/// when the frame may be audited, or the look (`decode::quick_transport`)
+/// is unsure: decode it then.
+pub(super) fn early_drop(
+    look: Option<decode::QuickTransport>,
+    frame: &Frame<'_>,
+    filter: &PortFilter,
+    counters: &mut DecodeCounters,
+) -> bool {
+    match look {
+        Some(decode::QuickTransport::NotTcp) => {
+            counters.count(decode::DecodeError::NotTcp.label(), frame.index);
+            true
+        }
+        Some(decode::QuickTransport::Tcp {
+            src_port, dst_port, ..
+        }) if !filter.matches(src_port, dst_port) => {
+            counters.segments += 1;
+            true
+        }
+        _ => false,
     }
 }
 

@@ -248,24 +248,25 @@ impl<S: StreamSink> FlowTable<S> {
         let (key, dir) = FlowKey::from_endpoints(seg.src, seg.dst);
         let pure_syn = seg.flags.syn && !seg.flags.ack;
 
-        let tombstone = if self.tombstones.is_empty() {
-            None
-        } else {
-            self.tombstones.get(&key).copied()
-        };
-        if let Some(closed_at) = tombstone {
-            if pure_syn {
-                self.tombstones.remove(&key);
-            } else if seg.ts.secs_since(closed_at) < TOMBSTONE_SECS || seg.payload.is_empty() {
-                // Trailing ACK / FIN / retransmission of a finished connection.
-                return;
-            } else {
-                self.tombstones.remove(&key);
+        // One lookup for the common case, a segment of an open flow; a key
+        // is never both open and tombstoned, so tombstones are looked at
+        // only for the others.
+        let mut open = self.flows.contains_key(&key);
+        if !open && !self.tombstones.is_empty() {
+            if let Some(closed_at) = self.tombstones.get(&key).copied() {
+                if pure_syn {
+                    self.tombstones.remove(&key);
+                } else if seg.ts.secs_since(closed_at) < TOMBSTONE_SECS || seg.payload.is_empty() {
+                    // Trailing ACK / FIN / retransmission of a finished connection.
+                    return;
+                } else {
+                    self.tombstones.remove(&key);
+                }
             }
         }
 
         // Port reuse: a new SYN on a flow that is finished or has another ISN.
-        if pure_syn {
+        if pure_syn && open {
             if let Some(f) = self.flows.get(&key) {
                 // Same ISN = a retransmitted SYN; another ISN, or a SYN after
                 // data without one, is a new connection on the same tuple.
@@ -278,65 +279,55 @@ impl<S: StreamSink> FlowTable<S> {
                     if let Some(old) = self.flows.remove(&key) {
                         self.finish(old, done);
                     }
+                    open = false;
                 }
             }
         }
 
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.limits.max_flows {
-                self.evict_longest_idle(done);
-            }
-            let sink = new_sink(&key);
-            self.flows.insert(
-                key,
-                Flow {
-                    key,
-                    syn_dir: None,
-                    syn_frame: None,
-                    first_dir: dir,
-                    first_frame: seg.frame,
-                    first_ts: seg.ts,
-                    last_frame: seg.frame,
-                    last_ts: seg.ts,
-                    reasm: [
-                        Reassembler::new(self.limits.max_ooo_bytes),
-                        Reassembler::new(self.limits.max_ooo_bytes),
-                    ],
-                    packets: [0; 2],
-                    bytes: [0; 2],
-                    closes: Vec::new(),
-                    fin: [false; 2],
-                    rst: false,
-                    isn: [None; 2],
-                    evicted: None,
-                    reported: false,
-                    sink,
-                    touched: 0,
-                },
-            );
-            self.opened.push_back((seg.frame, key));
-            if self.opened.len() > 2 * self.flows.len() + 1024 {
-                let flows = &self.flows;
-                self.opened
-                    .retain(|(ff, k)| flows.get(k).is_some_and(|f| f.first_frame == *ff));
-            }
+        if !open && self.flows.len() >= self.limits.max_flows {
+            self.evict_longest_idle(done);
         }
         self.clock += 1;
         let stamp = self.clock;
-        let Some(flow) = self.flows.get_mut(&key) else {
-            return;
-        };
+        let limits = self.limits;
+        let flow = self.flows.entry(key).or_insert_with(|| Flow {
+            key,
+            syn_dir: None,
+            syn_frame: None,
+            first_dir: dir,
+            first_frame: seg.frame,
+            first_ts: seg.ts,
+            last_frame: seg.frame,
+            last_ts: seg.ts,
+            reasm: [
+                Reassembler::new(limits.max_ooo_bytes),
+                Reassembler::new(limits.max_ooo_bytes),
+            ],
+            packets: [0; 2],
+            bytes: [0; 2],
+            closes: Vec::new(),
+            fin: [false; 2],
+            rst: false,
+            isn: [None; 2],
+            evicted: None,
+            reported: false,
+            sink: new_sink(&key),
+            touched: 0,
+        });
+        if !open {
+            self.opened.push_back((seg.frame, key));
+        }
         flow.touched = stamp;
-        match self.recency.back_mut() {
+        let queued = match self.recency.back_mut() {
             // A burst of one flow keeps one queue entry.
-            Some(back) if back.0 == key => back.1 = stamp,
+            Some(back) if back.0 == key => {
+                back.1 = stamp;
+                false
+            }
             _ => {
                 self.recency.push_back((key, stamp));
-                self.compact();
+                true
             }
-        }
-        let Some(flow) = self.flows.get_mut(&key) else {
-            return;
         };
         flow.last_frame = seg.frame;
         flow.last_ts = seg.ts;
@@ -396,6 +387,16 @@ impl<S: StreamSink> FlowTable<S> {
                 self.remember_closed(key, seg.ts);
                 self.finish(f, done);
             }
+        }
+
+        // Queue upkeep, once the flow is no longer borrowed.
+        if queued {
+            self.compact();
+        }
+        if !open && self.opened.len() > 2 * self.flows.len() + 1024 {
+            let flows = &self.flows;
+            self.opened
+                .retain(|(ff, k)| flows.get(k).is_some_and(|f| f.first_frame == *ff));
         }
 
         // Expire idle flows about once per second of capture time.

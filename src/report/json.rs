@@ -2,7 +2,10 @@
 //!
 //! ## Wire format
 //!
-//! `--format json` writes one document when the run ends. `--format jsonl`
+//! `--format json` writes one document as the run goes: its head (`schema`,
+//! `tool`, `profile`) before the first flow, each element of `flows` as
+//! that flow is judged (in report order), and `inputs`, `warnings` and
+//! `summary` when the run ends, so memory never holds every flow. `--format jsonl`
 //! writes JSON Lines as the run goes: one event per line in the envelope
 //! `{"type": "...", "data": {...}}`, where `data` is exactly the object the
 //! document holds in the corresponding place. Event types (this list may
@@ -21,7 +24,8 @@
 //! `--redact`); frame numbers count from 1 per input, as Wireshark shows
 //! them; times are RFC 3339 UTC; alert descriptions and cipher suites use
 //! IANA names. `--only` filters `flows[]` / `flow` events; `summary` always
-//! counts every flow. Object keys appear in the order shown.
+//! counts every flow. Object keys appear in the order shown (`inputs` after
+//! `flows`: an input's packet counts are known only once it is read).
 //!
 //! A full document (one failing flow, abridged only where marked `…`):
 //!
@@ -35,8 +39,6 @@
 //!               "empty_fragments": "forbidden", "client_certificate": "required",
 //!               "server_cn": ["imp.example.com"], "client_cn": ["ocs.example.com"], "match": "exact-ci",
 //!               "warn_expiry_days": 30},
-//!   "inputs": [{"index": 0, "path": "fed.pcapng", "format": "pcapng", "link_types": ["ethernet"],
-//!               "packets": 42, "bytes": 9120, "warnings": [], "sha256": "9f86d0…", "error": null}],
 //!   "flows": [{
 //!     "input": 0, "client": "10.0.0.2:49152", "server": "10.0.0.1:5062",
 //!     "first_frame": 1, "first_seen": "2026-01-01T10:00:00.000000Z", "last_frame": 11,
@@ -81,6 +83,8 @@
 //!                   "message": "…", "frames": [8]}],
 //!     "ja4": "t10i020200_da5e85b893fc_5f852cd064d8"
 //!   }],
+//!   "inputs": [{"index": 0, "path": "fed.pcapng", "format": "pcapng", "link_types": ["ethernet"],
+//!               "packets": 42, "bytes": 9120, "warnings": [], "sha256": "9f86d0…", "error": null}],
 //!   "warnings": [{"message": "…"}],
 //!   "summary": {"flows": 1, "pass": 0, "fail": 1, "unknown": 0,
 //!               "by_check": {"handshake": {"pass": 1, "fail": 0, "unknown": 0, "skipped": 0},
@@ -166,106 +170,206 @@ const INDENT: &[u8] = b"  ";
 
 /// Append `value`, pretty-printed as it appears `depth` levels deep in the
 /// document: serde_json's pretty output with every line after the first
-/// indented by `depth` levels (JSON strings escape newlines, so every
-/// newline of the output is a line break between tokens). `scratch` is
-/// reused between calls.
+/// indented by `depth` more levels, written in one pass by
+/// [`NestedPretty`].
 fn push_pretty<T: Serialize>(
     out: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
     value: &T,
     depth: usize,
 ) -> Result<(), RenderError> {
-    scratch.clear();
-    serde_json::to_writer_pretty(&mut *scratch, value)?;
-    let mut lines = scratch.split(|&b| b == b'\n');
-    if let Some(first) = lines.next() {
-        out.extend_from_slice(first);
-    }
-    for line in lines {
-        out.push(b'\n');
-        for _ in 0..depth {
-            out.extend_from_slice(INDENT);
-        }
-        out.extend_from_slice(line);
-    }
+    let mut ser = serde_json::Serializer::with_formatter(
+        out,
+        NestedPretty {
+            level: depth,
+            has_value: false,
+        },
+    );
+    value.serialize(&mut ser)?;
     Ok(())
 }
 
-/// The elements of the document's `flows` array, rendered as each flow
-/// arrives: the document is written at the end, and keeping the rendered
-/// bytes costs one serialisation per flow and no copy of the flow.
-#[derive(Debug, Default)]
-pub(super) struct DocumentFlows {
-    body: Vec<u8>,
-    scratch: Vec<u8>,
+/// serde_json's `PrettyFormatter` (two-space indent) starting `level`
+/// levels deep, so a value nested in the document is written in place
+/// instead of pretty-printed apart and re-indented line by line.
+struct NestedPretty {
+    level: usize,
+    has_value: bool,
 }
 
-impl DocumentFlows {
-    /// Append one element of `flows[]`.
-    pub(super) fn push<T: Serialize>(&mut self, flow: &T) -> Result<(), RenderError> {
-        // `flows` is a member of the top-level object: its elements sit two levels deep.
-        const DEPTH: usize = 2;
-        self.body
-            .extend_from_slice(if self.body.is_empty() { b"\n" } else { b",\n" });
-        for _ in 0..DEPTH {
-            self.body.extend_from_slice(INDENT);
+impl NestedPretty {
+    fn newline_indent<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"\n")?;
+        for _ in 0..self.level {
+            w.write_all(INDENT)?;
         }
-        push_pretty(&mut self.body, &mut self.scratch, flow, DEPTH)
+        Ok(())
     }
 }
 
-/// Everything of the document but its flows.
-pub(super) struct DocumentHead<'a> {
-    pub profile: &'a ProfileRecord,
+impl serde_json::ser::Formatter for NestedPretty {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline_indent(w)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline_indent(w)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline_indent(w)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline_indent(w)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+/// The `json` document, written as the run goes (see the module docs):
+/// nothing of a flow is kept once its element is written.
+#[derive(Debug, Default)]
+pub(super) struct DocumentWriter {
+    /// The head is written and `flows` is open.
+    begun: bool,
+    /// At least one element of `flows` is written.
+    any_flow: bool,
+    /// The bytes of one write, reused.
+    buf: Vec<u8>,
+}
+
+/// `,` (unless first), newline, one indent and `"key": ` of a top-level member
+/// (keys are fixed ASCII names: nothing to escape).
+fn member(buf: &mut Vec<u8>, key: &str, first: bool) {
+    buf.extend_from_slice(if first { b"\n" } else { b",\n" });
+    buf.extend_from_slice(INDENT);
+    buf.push(b'"');
+    buf.extend_from_slice(key.as_bytes());
+    buf.extend_from_slice(b"\": ");
+}
+
+/// What the document holds after its flows.
+pub(super) struct DocumentTail<'a> {
     pub inputs: &'a [InputRecord],
     pub warnings: &'a [WarningRecord],
     pub summary: &'a SummaryRecord,
 }
 
-/// Write the whole document, pretty-printed exactly as serde_json prints
-/// an object with the members `schema`, `tool`, `profile`, `inputs`,
-/// `flows`, `warnings`, `summary` (in that order), and a newline.
-pub(super) fn write_document(
-    out: &mut dyn Write,
-    head: &DocumentHead<'_>,
-    flows: &mut DocumentFlows,
-) -> Result<(), RenderError> {
-    let mut buf = Vec::new();
-    let mut scratch = std::mem::take(&mut flows.scratch);
-    // Member keys are fixed ASCII names: nothing to escape.
-    fn member(buf: &mut Vec<u8>, key: &str, first: bool) {
-        buf.extend_from_slice(if first { b"\n" } else { b",\n" });
-        buf.extend_from_slice(INDENT);
-        buf.push(b'"');
-        buf.extend_from_slice(key.as_bytes());
-        buf.extend_from_slice(b"\": ");
+impl DocumentWriter {
+    /// `{`, `schema`, `tool`, `profile` and the opening of `flows`, into `buf`.
+    fn begin(&mut self, profile: &ProfileRecord) -> Result<(), RenderError> {
+        self.buf.push(b'{');
+        member(&mut self.buf, "schema", true);
+        push_pretty(&mut self.buf, &SCHEMA, 1)?;
+        member(&mut self.buf, "tool", false);
+        push_pretty(&mut self.buf, &ToolRecord::current(), 1)?;
+        member(&mut self.buf, "profile", false);
+        push_pretty(&mut self.buf, profile, 1)?;
+        member(&mut self.buf, "flows", false);
+        self.buf.push(b'[');
+        self.begun = true;
+        Ok(())
     }
-    buf.push(b'{');
-    member(&mut buf, "schema", true);
-    push_pretty(&mut buf, &mut scratch, &SCHEMA, 1)?;
-    member(&mut buf, "tool", false);
-    push_pretty(&mut buf, &mut scratch, &ToolRecord::current(), 1)?;
-    member(&mut buf, "profile", false);
-    push_pretty(&mut buf, &mut scratch, head.profile, 1)?;
-    member(&mut buf, "inputs", false);
-    push_pretty(&mut buf, &mut scratch, &head.inputs, 1)?;
-    member(&mut buf, "flows", false);
-    buf.push(b'[');
-    out.write_all(&buf)?;
-    buf.clear();
-    if !flows.body.is_empty() {
-        out.write_all(&flows.body)?;
-        buf.push(b'\n');
-        buf.extend_from_slice(INDENT);
+
+    /// Write one element of `flows[]` (the head first, before the first one).
+    pub(super) fn flow<T: Serialize>(
+        &mut self,
+        out: &mut dyn Write,
+        profile: &ProfileRecord,
+        flow: &T,
+    ) -> Result<(), RenderError> {
+        // `flows` is a member of the top-level object: its elements sit two levels deep.
+        const DEPTH: usize = 2;
+        self.buf.clear();
+        if !self.begun {
+            self.begin(profile)?;
+        }
+        self.buf
+            .extend_from_slice(if self.any_flow { b",\n" } else { b"\n" });
+        self.any_flow = true;
+        for _ in 0..DEPTH {
+            self.buf.extend_from_slice(INDENT);
+        }
+        push_pretty(&mut self.buf, flow, DEPTH)?;
+        out.write_all(&self.buf)?;
+        Ok(())
     }
-    buf.push(b']');
-    member(&mut buf, "warnings", false);
-    push_pretty(&mut buf, &mut scratch, &head.warnings, 1)?;
-    member(&mut buf, "summary", false);
-    push_pretty(&mut buf, &mut scratch, head.summary, 1)?;
-    buf.extend_from_slice(b"\n}\n");
-    out.write_all(&buf)?;
-    Ok(())
+
+    /// Close `flows` and write `inputs`, `warnings`, `summary` and the end
+    /// of the document (the head too when no flow was written), exactly as
+    /// serde_json pretty-prints the object with those members in that
+    /// order, and a newline.
+    pub(super) fn finish(
+        &mut self,
+        out: &mut dyn Write,
+        profile: &ProfileRecord,
+        tail: &DocumentTail<'_>,
+    ) -> Result<(), RenderError> {
+        self.buf.clear();
+        if !self.begun {
+            self.begin(profile)?;
+        }
+        if self.any_flow {
+            self.buf.push(b'\n');
+            self.buf.extend_from_slice(INDENT);
+        }
+        self.buf.push(b']');
+        member(&mut self.buf, "inputs", false);
+        push_pretty(&mut self.buf, &tail.inputs, 1)?;
+        member(&mut self.buf, "warnings", false);
+        push_pretty(&mut self.buf, &tail.warnings, 1)?;
+        member(&mut self.buf, "summary", false);
+        push_pretty(&mut self.buf, tail.summary, 1)?;
+        self.buf.extend_from_slice(b"\n}\n");
+        out.write_all(&self.buf)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -283,8 +387,8 @@ mod tests {
         schema: &'static str,
         tool: ToolRecord,
         profile: &'a ProfileRecord,
-        inputs: &'a [InputRecord],
         flows: &'a [F],
+        inputs: &'a [InputRecord],
         warnings: &'a [WarningRecord],
         summary: &'a SummaryRecord,
     }
@@ -316,24 +420,23 @@ mod tests {
             message: "a \"quoted\"\nwarning".into(),
         }];
         let summary = SummaryRecord::default();
-        let mut flows = DocumentFlows::default();
+        let mut doc = DocumentWriter::default();
+        let mut ours = Vec::new();
         for rec in &records {
-            flows.push(rec).expect("flow");
+            doc.flow(&mut ours, &profile, rec).expect("flow");
         }
-        let head = DocumentHead {
-            profile: &profile,
+        let tail = DocumentTail {
             inputs: &inputs,
             warnings: &warnings,
             summary: &summary,
         };
-        let mut ours = Vec::new();
-        write_document(&mut ours, &head, &mut flows).expect("document");
+        doc.finish(&mut ours, &profile, &tail).expect("document");
         let whole = Whole {
             schema: SCHEMA,
             tool: ToolRecord::current(),
             profile: &profile,
-            inputs: &inputs,
             flows: &records,
+            inputs: &inputs,
             warnings: &warnings,
             summary: &summary,
         };

@@ -12,8 +12,8 @@
 //! Invariants:
 //! - Each flow is turned into its record once, with redaction applied there
 //!   (`model.rs`); every format renders that record, so they cannot
-//!   disagree. JSON renders a flow as it arrives (`json` keeps the rendered
-//!   bytes for the document), so no flow is copied to be kept.
+//!   disagree. JSON renders a flow as it arrives and writes it (`json` too:
+//!   the document is written piece by piece), so no flow is kept.
 //! - The summary counts every flow; `--only` only filters what is listed.
 //! - Output is deterministic: records keep the order the engine gives them,
 //!   and no hash-map iteration reaches the output.
@@ -261,8 +261,8 @@ pub struct Reporter {
     inputs: Vec<InputRecord>,
     /// Table and Markdown: the listed flows, kept for the end of the run.
     listed: Vec<Listed>,
-    /// `json`: the listed flows, already rendered.
-    json_flows: json::DocumentFlows,
+    /// `json`: the document, written as flows arrive.
+    json_doc: json::DocumentWriter,
     /// `jsonl`: the event being written, reused.
     line: Vec<u8>,
     warnings: Vec<WarningRecord>,
@@ -293,7 +293,7 @@ impl Reporter {
             profile_record,
             inputs: Vec::new(),
             listed: Vec::new(),
-            json_flows: json::DocumentFlows::default(),
+            json_doc: json::DocumentWriter::default(),
             line: Vec::new(),
             warnings: Vec::new(),
             summary: SummaryRecord::default(),
@@ -398,7 +398,8 @@ impl Reporter {
             }
             Format::Json => {
                 let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
-                self.json_flows.push(&rec)?;
+                self.json_doc
+                    .flow(&mut *self.out, &self.profile_record, &rec)?;
             }
             Format::Ecs => {
                 let rec = FlowRecord::new(&flow, &self.profile, &mut self.redactor);
@@ -536,13 +537,13 @@ impl Reporter {
                 self.out.write_all(&self.line)?;
             }
             Format::Json => {
-                let head = json::DocumentHead {
-                    profile: &self.profile_record,
+                let tail = json::DocumentTail {
                     inputs: &self.inputs,
                     warnings: &self.warnings,
                     summary: &self.summary,
                 };
-                json::write_document(&mut *self.out, &head, &mut self.json_flows)?;
+                self.json_doc
+                    .finish(&mut *self.out, &self.profile_record, &tail)?;
             }
             Format::Table | Format::Markdown | Format::Html => {
                 // A pair seen once has nothing to be consistent with.
@@ -649,6 +650,42 @@ mod tests {
             .client_hello(4, crate::tls::model::TlsVersion::TLS12, &[0x009c])
             .alert(crate::facts::Role::Server, 5, 2, 40)
             .build()
+    }
+
+    #[test]
+    fn json_document_writes_each_flow_as_it_arrives_and_the_inputs_after_the_flows() {
+        let p = Profile::builtin();
+        let buf = Shared::default();
+        let opts = ReportOptions {
+            format: Format::Json,
+            only: Only::All,
+            redact: false,
+            color: false,
+            streaming: false,
+        };
+        let mut r = Reporter::new(opts, &p, Box::new(buf.clone()));
+        r.flow(judge(FlowBuilder::new().federation_ok().build(), &p))
+            .expect("flow");
+        let after_one = buf.text();
+        assert!(
+            after_one.starts_with("{\n  \"schema\"") && after_one.contains("\"flows\": [\n    {"),
+            "head and the first flow are written before the run ends: {after_one}"
+        );
+        r.flow(judge(failing(), &p)).expect("flow");
+        assert!(
+            buf.text().len() > after_one.len(),
+            "second flow written too"
+        );
+        r.input(InputReport {
+            path: "fed.pcapng".into(),
+            ..InputReport::default()
+        })
+        .expect("input");
+        r.finish().expect("finish");
+        let doc: serde_json::Value = serde_json::from_str(&buf.text()).expect("one JSON document");
+        assert_eq!(doc["flows"].as_array().map(Vec::len), Some(2));
+        assert_eq!(doc["inputs"][0]["path"], "fed.pcapng");
+        assert_eq!(doc["summary"]["flows"], 2);
     }
 
     #[test]
