@@ -9,7 +9,9 @@ use crate::util::{root, tlsaudit};
 
 fn expectations() -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(root().join("captures")).unwrap() {
+    // The recordings, and the edge cases derived from them (captures/derived/).
+    let dirs = [root().join("captures"), root().join("captures/derived")];
+    for e in dirs.iter().flat_map(|d| std::fs::read_dir(d).unwrap()) {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().to_string();
         if let Some(stem) = name.strip_suffix(".expect.json") {

@@ -98,6 +98,7 @@ fn differences(captures: &[PathBuf], args: &[&str]) -> Vec<String> {
 fn project_captures() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(root().join("captures"))
         .unwrap()
+        .chain(std::fs::read_dir(root().join("captures/derived")).unwrap())
         .chain(std::fs::read_dir(root().join("captures/fuzz-regressions")).unwrap())
         .filter_map(|e| e.ok())
         .map(|e| e.path())

@@ -30,6 +30,10 @@ changes it. Pure Python, no packages: the same inputs give the same bytes.
 Each gets a <name>.expect.json whose verdicts are written by hand below
 from the product contract, like expect.py's.
 
+They are written to CAPTURES_DIR/derived/, apart from the recordings, so
+that the benchmark generator (examples/gencap.rs), which clones every
+capture at the top of captures/, never replays a cut or tagged copy.
+
 Usage: derive.py CAPTURES_DIR
 """
 import json
@@ -197,7 +201,8 @@ def expect(d, capture, client_port, why, facts, exit_code=None, **checks):
                exit_code=exit_code if exit_code is not None else {"fail": 1}.get(verdict, 0),
                flows=[flow])
     name = capture.split(".")[0]
-    with open(os.path.join(d, name + ".expect.json"), "w") as f:
+    doc["capture"] = "derived/" + capture
+    with open(os.path.join(d, "derived", name + ".expect.json"), "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
 
@@ -286,9 +291,9 @@ def expect_reconnect(d, client_port):
     later = dict(client_port=42400, server="127.0.0.1:5062", **COMPLIANT,
                  checks={c: "pass" for c in CHECKS}, verdict="pass",
                  why="the same peers connect again with a full, compliant handshake")
-    doc = dict(capture="midstream-then-reconnect.pcap", args=ARGS, exit_code=0,
+    doc = dict(capture="derived/midstream-then-reconnect.pcap", args=ARGS, exit_code=0,
                flows=[joined, later])
-    with open(os.path.join(d, "midstream-then-reconnect.expect.json"), "w") as f:
+    with open(os.path.join(d, "derived", "midstream-then-reconnect.expect.json"), "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
 
@@ -298,19 +303,21 @@ def main():
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     d = sys.argv[1]
+    os.makedirs(os.path.join(d, "derived"), exist_ok=True)
     p = lambda n: os.path.join(d, n)
-    snaplen96(p("compliant-mtls.pcap"), p("compliant-mtls-snaplen96.pcap"))
+    out = lambda n: os.path.join(d, "derived", n)
+    snaplen96(p("compliant-mtls.pcap"), out("compliant-mtls-snaplen96.pcap"))
     _, _, frames = read_pcap(p("compliant-mtls.pcap"))
     client_port = Tcp(frames[0][3]).sport
-    cisco_metadata(p("compliant-mtls.pcap"), p("compliant-mtls-cmd.pcap"), client_port)
-    bad_ip_length(p("compliant-mtls.pcap"), p("bad-ip-length.pcap"))
-    tfo(p("compliant-mtls.pcap"), p("tfo-clienthello-in-syn.pcap"), accepted=True)
-    tfo(p("compliant-mtls.pcap"), p("tfo-clienthello-resent.pcap"), accepted=False)
-    midstream(p("compliant-mtls.pcap"), p("midstream-tls10-3des.pcap"))
-    midstream(p("tls12-3des.pcap"), p("midstream-tls12-3des.pcap"))
-    midstream(p("tls12-ecdhe-aes128-gcm.pcap"), p("midstream-tls12-gcm.pcap"))
-    midstream_then_reconnect(p("compliant-mtls.pcap"), p("midstream-then-reconnect.pcap"), 42400)
-    midstream(p("empty-fragments-both.pcap"), p("midstream-empty-fragments.pcap"))
+    cisco_metadata(p("compliant-mtls.pcap"), out("compliant-mtls-cmd.pcap"), client_port)
+    bad_ip_length(p("compliant-mtls.pcap"), out("bad-ip-length.pcap"))
+    tfo(p("compliant-mtls.pcap"), out("tfo-clienthello-in-syn.pcap"), accepted=True)
+    tfo(p("compliant-mtls.pcap"), out("tfo-clienthello-resent.pcap"), accepted=False)
+    midstream(p("compliant-mtls.pcap"), out("midstream-tls10-3des.pcap"))
+    midstream(p("tls12-3des.pcap"), out("midstream-tls12-3des.pcap"))
+    midstream(p("tls12-ecdhe-aes128-gcm.pcap"), out("midstream-tls12-gcm.pcap"))
+    midstream_then_reconnect(p("compliant-mtls.pcap"), out("midstream-then-reconnect.pcap"), 42400)
+    midstream(p("empty-fragments-both.pcap"), out("midstream-empty-fragments.pcap"))
     first_port = lambda n: Tcp(read_pcap(p(n))[2][0][3]).sport
     expect_reconnect(d, client_port)
     expectations(d, client_port, first_port("tls12-3des.pcap"),
