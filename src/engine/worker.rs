@@ -30,7 +30,8 @@ pub struct Worker {
     filter: PortFilter,
     tls_limits: TlsLimits,
     keys: Option<Arc<Keys>>,
-    table: FlowTable<TlsFlow>,
+    /// Boxed TLS state: see `StreamSink for Box`.
+    table: FlowTable<Box<TlsFlow>>,
     finished: Vec<FlowFacts>,
 }
 
@@ -124,7 +125,7 @@ impl Worker {
         let mut done = collect_into(&mut self.finished, self.input, &self.filter);
         self.table.segment(
             seg,
-            &mut |_key: &FlowKey| TlsFlow::with_keys(limits, keys.clone()),
+            &mut |_key: &FlowKey| Box::new(TlsFlow::with_keys(limits, keys.clone())),
             &mut done,
         );
     }
@@ -208,7 +209,7 @@ fn collect_into<'a>(
     finished: &'a mut Vec<FlowFacts>,
     input: usize,
     filter: &'a PortFilter,
-) -> impl FnMut(Flow<TlsFlow>) + 'a {
+) -> impl FnMut(Flow<Box<TlsFlow>>) + 'a {
     move |flow| {
         if !flow.reported {
             finished.push(to_facts(flow, input, filter));
@@ -216,7 +217,7 @@ fn collect_into<'a>(
     }
 }
 
-fn to_facts(flow: Flow<TlsFlow>, input: usize, filter: &PortFilter) -> FlowFacts {
+fn to_facts(flow: Flow<Box<TlsFlow>>, input: usize, filter: &PortFilter) -> FlowFacts {
     let mut flow = flow;
     let tls = std::mem::take(&mut flow.sink).finish();
     builder::build(&flow, tls, input, &|p| filter.is_audited(p))

@@ -32,6 +32,20 @@ pub trait StreamSink {
     fn wants_payload(&self, dir: Dir) -> bool;
 }
 
+/// A boxed consumer: the flow map then stores a pointer per slot instead of
+/// the whole TLS state (a few KB), so its spare capacity costs little.
+impl<S: StreamSink + ?Sized> StreamSink for Box<S> {
+    fn on_data(&mut self, dir: Dir, bytes: &[u8], frame: u64, ts: Timestamp) {
+        (**self).on_data(dir, bytes, frame, ts);
+    }
+    fn on_gap(&mut self, dir: Dir, len: u64, frame: u64) {
+        (**self).on_gap(dir, len, frame);
+    }
+    fn wants_payload(&self, dir: Dir) -> bool {
+        (**self).wants_payload(dir)
+    }
+}
+
 /// Out-of-order cap once the consumer needs only headers: enough for a few
 /// reordered full-size segments, which is what real reordering looks like.
 pub const HEADERS_ONLY_BUFFER: usize = 16 * 1024;
