@@ -394,11 +394,44 @@ mod tests {
     }
 
     #[test]
-    fn truncated_client_hello_is_an_error_never_a_panic() {
-        for n in 0..CH_BODY.len() - 31 {
-            let _ = parse_client_hello(&CH_BODY[..n]);
+    fn truncated_client_hello_is_an_error_or_the_hello_without_extensions() {
+        // version 2 + random 32 + session id 1+2 + suites 2+4 + compression 1+1.
+        const EXTENSIONS_AT: usize = 45;
+        let full = parse_client_hello(CH_BODY).expect("whole hello");
+        for n in 0..CH_BODY.len() {
+            match parse_client_hello(&CH_BODY[..n]) {
+                Err(HandshakeError::Malformed { message }) => {
+                    assert!(n < EXTENSIONS_AT, "prefix {n}");
+                    assert_eq!(message, "ClientHello");
+                }
+                // A cut extensions block reads as absent (the parser treats
+                // the block as optional): the fields before it are exact.
+                Ok(ch) => {
+                    assert!(n >= EXTENSIONS_AT, "prefix {n} parsed");
+                    assert!(ch.extensions.is_empty(), "prefix {n}");
+                    assert_eq!(ch.version, full.version);
+                    assert_eq!(ch.random, full.random);
+                    assert_eq!(ch.session_id, full.session_id);
+                    assert_eq!(ch.cipher_suites, full.cipher_suites);
+                    assert!(ch.sni.is_none() && ch.supported_versions.is_empty());
+                }
+                Err(e) => panic!("prefix {n}: unexpected {e}"),
+            }
         }
-        assert!(parse_client_hello(&CH_BODY[..20]).is_err());
+    }
+
+    #[test]
+    fn truncated_server_hello_is_an_error_never_a_guess() {
+        let mut sh = vec![0x03, 0x03];
+        sh.extend_from_slice(&[0x22; 32]);
+        sh.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
+        let full = parse_server_hello(&sh).expect("whole hello");
+        assert_eq!(full.cipher, 0x002f);
+        for n in 0..sh.len() {
+            if let Ok(cut) = parse_server_hello(&sh[..n]) {
+                panic!("prefix {n} parsed as {cut:?}");
+            }
+        }
     }
 
     #[test]
