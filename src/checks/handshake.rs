@@ -3,11 +3,12 @@
 //! (§3.5 diagnosis) read from the hellos and certificates.
 
 use crate::facts::{FlowFacts, Role};
-use crate::profile::{suites, Profile};
+use crate::profile::Profile;
 use crate::tls::model::{AlertFacts, CertFacts, FrameNo};
+use crate::tls::suites;
 
 use super::names::{alert_description, alert_level, CERTIFICATE_REJECTED, NO_COMMON_PARAMETERS};
-use super::{alert_role, client_version_offer, poss, remedies, CheckResult, Verdict};
+use super::{alert_role, capitalise, client_version_offer, poss, remedies, CheckResult, Verdict};
 
 const EXPECTED: &str = "complete";
 
@@ -214,14 +215,6 @@ fn evidence_frames(f: &FlowFacts, abort: &Abort<'_>) -> Vec<FrameNo> {
         v.push(fr);
     }
     v
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 /// One-sentence description of a leaf certificate for a diagnosis.
