@@ -11,7 +11,7 @@ use crate::profile::{ClientCertPolicy, Profile};
 use crate::tls::model::CertFacts;
 
 use super::handshake::{date, missing_eku};
-use super::{remedies, CheckResult, Finding, FindingKind, SeenChain, Verdict};
+use super::{capitalise, remedies, CheckResult, Finding, FindingKind, SeenChain, Verdict};
 
 /// The chain the CN check of `role` uses: this flow's, else (resumed) the
 /// earlier full handshake's.
@@ -326,14 +326,6 @@ fn missing_chain(f: &FlowFacts, role: Role, required: bool, expected: &[String])
         format!("No {who} Certificate message seen.")
     };
     unknown_or_skip(reason)
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 /// DN comparison that ignores case and spacing (`CN=A, O=B` == `cn=a,o=b`).

@@ -405,6 +405,15 @@ fn client_version_offer(f: &FlowFacts) -> Option<String> {
     ch.version.map(|v| format!("up to {}", v.name()))
 }
 
+/// A reason built from lower-case parts starts with a capital letter.
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::fixture::FlowBuilder;

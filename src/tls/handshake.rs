@@ -12,6 +12,8 @@ use tls_parser::{
     parse_tls_handshake_server_hello, TlsMessageHandshake,
 };
 
+use crate::decode::big_endian::u24_at;
+
 use super::model::{CipherSuiteId, ClientHelloFacts, TlsVersion};
 
 /// Handshake message header length (type, u24 length).
@@ -64,10 +66,9 @@ pub struct HsHeader {
 
 impl HsHeader {
     pub fn parse(b: &[u8]) -> Option<HsHeader> {
-        let h = b.get(..HS_HEADER_LEN)?;
         Some(HsHeader {
-            msg_type: h[0],
-            len: (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]),
+            msg_type: *b.first()?,
+            len: u24_at(b, 1)?,
         })
     }
 }
@@ -298,17 +299,13 @@ pub fn parse_certificate_tls13(body: &[u8]) -> Result<Vec<&[u8]>, HandshakeError
     let malformed = || HandshakeError::Malformed {
         message: "Certificate",
     };
-    let u24 = |b: &[u8], at: usize| -> Option<usize> {
-        let x = b.get(at..at + 3)?;
-        Some((usize::from(x[0]) << 16) | (usize::from(x[1]) << 8) | usize::from(x[2]))
-    };
     let ctx_len = usize::from(*body.first().ok_or_else(malformed)?);
     let at = 1 + ctx_len;
-    let list_len = u24(body, at).ok_or_else(malformed)?;
+    let list_len = u24_at(body, at).ok_or_else(malformed)?;
     let mut list = body.get(at + 3..at + 3 + list_len).ok_or_else(malformed)?;
     let mut out = Vec::new();
     while !list.is_empty() {
-        let len = u24(list, 0).ok_or_else(malformed)?;
+        let len = u24_at(list, 0).ok_or_else(malformed)?;
         out.push(list.get(3..3 + len).ok_or_else(malformed)?);
         let ext = list.get(3 + len..3 + len + 2).ok_or_else(malformed)?;
         let ext_len = usize::from(u16::from_be_bytes([ext[0], ext[1]]));

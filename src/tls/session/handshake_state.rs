@@ -2,6 +2,7 @@
 //! hellos, resumption, certificates and certificate requests, SSLv2 hellos —
 //! fed by the handshake reassembler with whole messages.
 
+use crate::decode::big_endian::u24_at;
 use crate::decode::Dir;
 
 use super::super::cert;
@@ -62,10 +63,9 @@ impl Core {
         let mut certs = Vec::new();
         let mut at = 3; // u24 length of the whole list
         while certs.len() < self.limits.max_certs {
-            let Some(l) = body.get(at..at + 3) else {
+            let Some(len) = u24_at(body, at) else {
                 break;
             };
-            let len = (usize::from(l[0]) << 16) | (usize::from(l[1]) << 8) | usize::from(l[2]);
             match body.get(at + 3..at + 3 + len) {
                 Some(der) => certs.push(cert::decode(der)),
                 None => {
