@@ -228,7 +228,7 @@ impl PeerTracker {
             .filter(|c| c.parse_error.is_none())
             .map(CertIdentity::of);
         let version = f.tls.negotiated_version.map(|v| v.name());
-        let cipher = f.tls.cipher_suite.map(|s| crate::tls::suites::display(s));
+        let cipher = f.tls.cipher_suite.map(crate::tls::suites::display);
 
         let change = |what: &'static str,
                       role: Option<Role>,

@@ -12,8 +12,10 @@
 //! reports a flow as soon as its verdict is settled.
 
 pub mod batch;
+pub mod check;
 pub mod live;
 pub mod parallel;
+mod plan;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -27,6 +29,7 @@ use crate::flow::FlowLimits;
 use crate::tls::decrypt::Keys;
 use crate::tls::TlsLimits;
 
+pub use plan::Plan;
 pub use worker::Worker;
 
 /// Which TCP flows are audited.

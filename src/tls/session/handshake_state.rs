@@ -462,9 +462,11 @@ mod tests {
     use super::*;
 
     fn core_with_hellos(offered_id: &[u8], echoed_id: &[u8], ticket_len: usize) -> Core {
-        let mut core = Core::default();
-        core.client_dir = Some(Dir::AB);
-        core.server_dir = Some(Dir::BA);
+        let mut core = Core {
+            client_dir: Some(Dir::AB),
+            server_dir: Some(Dir::BA),
+            ..Core::default()
+        };
         core.facts.client_hello = Some(ClientHelloFacts {
             session_id: offered_id.to_vec(),
             ticket_len,
