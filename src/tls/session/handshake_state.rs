@@ -35,11 +35,23 @@ impl Core {
         self.dirs[d].hs = reassembler;
     }
 
+    /// One handshake message by name: a timeline step, the direction's
+    /// list of messages and its last one.
+    fn saw_message(&mut self, dir: Dir, frame: FrameNo, name: String) {
+        self.step(dir, frame, Step::Handshake(name.clone()));
+        let df = &mut self.facts.per_dir[dir.index()];
+        push_capped(
+            &mut df.handshake_messages,
+            name.clone(),
+            MAX_HANDSHAKE_NAMES,
+        );
+        df.last_handshake = Some((name, frame));
+    }
+
     /// A Certificate message larger than the limit, of which `prefix` (header
     /// included, `max_handshake_len` body bytes) was kept: decode the
     /// certificates it holds whole, and what the cut one still shows.
     fn on_capped_certificate(&mut self, dir: Dir, prefix: &[u8], full_len: usize, frame: FrameNo) {
-        let d = dir.index();
         if let Some(k) = self.keyed.as_mut() {
             k.on_oversized_message();
         }
@@ -47,14 +59,7 @@ impl Core {
             "frame {frame}: {dir:?} Certificate message of {full_len} bytes exceeds the {}-byte limit; decoded from its first bytes",
             self.limits.max_handshake_len
         ));
-        self.step(dir, frame, Step::Handshake("certificate".to_string()));
-        let df = &mut self.facts.per_dir[d];
-        push_capped(
-            &mut df.handshake_messages,
-            "certificate".to_string(),
-            MAX_HANDSHAKE_NAMES,
-        );
-        df.last_handshake = Some(("certificate".to_string(), frame));
+        self.saw_message(dir, frame, "certificate".to_string());
         if self.is_server(dir) {
             self.server_full_handshake = true;
             self.update_resumption();
@@ -111,15 +116,7 @@ impl Core {
         if let Some(k) = self.keyed.as_mut() {
             k.on_cleartext_message(dir, msg, from_server, max);
         }
-        let name = hs::message_name(h.msg_type);
-        self.step(dir, frame, Step::Handshake(name.clone()));
-        let df = &mut self.facts.per_dir[d];
-        push_capped(
-            &mut df.handshake_messages,
-            name.clone(),
-            MAX_HANDSHAKE_NAMES,
-        );
-        df.last_handshake = Some((name, frame));
+        self.saw_message(dir, frame, hs::message_name(h.msg_type));
         match h.msg_type {
             hs::HT_CLIENT_HELLO => self.on_client_hello(dir, body, frame),
             hs::HT_SERVER_HELLO => self.on_server_hello(dir, body, frame),
@@ -384,14 +381,7 @@ impl Core {
             4 => "sslv2_server_hello".to_string(),
             t => format!("sslv2_unknown_{t}"),
         };
-        self.step(dir, frame, Step::Handshake(name.clone()));
-        let df = &mut self.facts.per_dir[d];
-        push_capped(
-            &mut df.handshake_messages,
-            name.clone(),
-            MAX_HANDSHAKE_NAMES,
-        );
-        df.last_handshake = Some((name, frame));
+        self.saw_message(dir, frame, name);
         match msg {
             sslv2::MSG_CLIENT_HELLO => match sslv2::parse_client_hello(body) {
                 Some(ch) if self.facts.client_hello.is_none() => {

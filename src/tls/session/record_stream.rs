@@ -129,6 +129,26 @@ pub(super) struct Rec<'a> {
     pub(super) start_call: u64,
 }
 
+impl Rec<'_> {
+    /// A record whose body is not needed (or not all here): header facts only.
+    fn skipped(
+        v2: bool,
+        content_type: ContentType,
+        version: u16,
+        len: usize,
+        start_call: u64,
+    ) -> Self {
+        Rec {
+            v2,
+            content_type,
+            version,
+            len,
+            body: None,
+            start_call,
+        }
+    }
+}
+
 /// `len` bytes of `dir` were never seen: stay in sync when the hole lies
 /// inside a body skipped anyway, else drop what straddled it and hunt.
 pub(super) fn gap(st: &mut DirStream, core: &mut Core, dir: Dir, len: u64, frame: FrameNo) {
@@ -165,14 +185,7 @@ pub(super) fn gap(st: &mut DirStream, core: &mut Core, dir: Dir, len: u64, frame
                 // e.g. behind a snaplen cut, that the handshake went on.
                 let v2 = st.v2 || core.sslv2_session;
                 if let (false, Some(h)) = (v2, records::parse_header(&st.buf)) {
-                    let rec = Rec {
-                        v2,
-                        content_type: h.content_type,
-                        version: h.version,
-                        len: h.len,
-                        body: None,
-                        start_call: st.buf_call,
-                    };
+                    let rec = Rec::skipped(v2, h.content_type, h.version, h.len, st.buf_call);
                     st.buf.clear();
                     dispatch(st, core, dir, rec, frame);
                 }
@@ -404,14 +417,7 @@ fn walk(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
                 st.buf.clear();
             }
         } else {
-            let rec = Rec {
-                v2,
-                content_type: ct,
-                version,
-                len,
-                body: None,
-                start_call: st.buf_call,
-            };
+            let rec = Rec::skipped(v2, ct, version, len, st.buf_call);
             let have = st.buf.len();
             let mut tail = core.advance_need(dir, v2, ct).map(Tail::new);
             if let Some(t) = tail.as_mut() {
@@ -478,14 +484,7 @@ fn walk(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
             st.buf_call = call;
             return;
         } else {
-            let rec = Rec {
-                v2,
-                content_type: ct,
-                version,
-                len,
-                body: None,
-                start_call: call,
-            };
+            let rec = Rec::skipped(v2, ct, version, len, call);
             let tail = core.advance_need(dir, v2, ct).map(|need| {
                 let mut t = Tail::new(need);
                 t.push(rem.get(hl..).unwrap_or(&[]));
