@@ -40,7 +40,8 @@
 //! | check §3.0 handshake | `checks/handshake.rs` |
 //! | checks §3.1 version, §3.2 cipher suite | `checks/negotiation.rs` |
 //! | check §3.3 empty fragments | `checks/empty_fragments.rs` (record layer: `checks/record_layer.rs`) |
-//! | check §3.4 certificates and CNs | `checks/certificates.rs` |
+//! | check §3.4 certificate CNs | `checks/certificates.rs` |
+//! | §3.4 extra certificate findings (expiry, EKU, issuer) | `checks/certificate_findings.rs` |
 //! | report formats | `report/{table,json,markdown,html,ecs}.rs` |
 //! | the `check` run (inputs → report) | `engine/check.rs` |
 //! | the `live` run | `engine/live.rs` |
