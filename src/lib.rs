@@ -20,7 +20,7 @@
 //!
 //! | what | file |
 //! |---|---|
-//! | pcap / pcapng reading, gzip, stdin | `capture/file.rs` |
+//! | pcap / pcapng reading, gzip, stdin | `capture/file/` |
 //! | live capture (AF_PACKET ring, BPF filter) | `capture/live/` |
 //! | link layer, VLAN, tunnels | `decode/link.rs` |
 //! | IPv4 / IPv6 / TCP headers | `decode/ip_tcp.rs` |
