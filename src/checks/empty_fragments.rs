@@ -14,14 +14,14 @@
 use serde::Serialize;
 
 use crate::facts::{FlowFacts, Role};
-use crate::profile::suites::{self, SuiteKind};
 use crate::profile::{EmptyFragmentsPolicy, Profile};
 use crate::tls::model::{AppDataStats, FrameNo, TlsVersion};
+use crate::tls::suites::{self, SuiteKind};
 use std::borrow::Cow;
 
 use super::record_layer::{self, VersionEvidence};
 
-use super::{remedies, CheckResult, Verdict};
+use super::{capitalise, remedies, CheckResult, Verdict};
 
 /// Evidence frames listed per rung (the decoder caps its own lists too).
 const MAX_FRAMES_PER_RUNG: usize = 8;
@@ -341,7 +341,7 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSu
         (verdict, parts, frames)
     };
 
-    let mut reason = format!("{}.", capitalise_first(&parts.join("; ")));
+    let mut reason = format!("{}.", capitalise(&parts.join("; ")));
     let inferred_used = inferred.is_some()
         && [
             &f.tls_dir(Role::Client).app_data,
@@ -369,14 +369,6 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSu
         result = result.remedy(remedies::IMP_EMPTY_FRAGMENTS);
     }
     (result, summary)
-}
-
-fn capitalise_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

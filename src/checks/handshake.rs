@@ -3,11 +3,13 @@
 //! (§3.5 diagnosis) read from the hellos and certificates.
 
 use crate::facts::{FlowFacts, Role};
-use crate::profile::{suites, Profile};
-use crate::tls::model::{AlertFacts, CertFacts, FrameNo};
+use crate::profile::Profile;
+use crate::tls::model::{AlertFacts, FrameNo};
+use crate::tls::suites;
 
+use super::certificate_findings::{describe_cert, missing_eku};
 use super::names::{alert_description, alert_level, CERTIFICATE_REJECTED, NO_COMMON_PARAMETERS};
-use super::{alert_role, client_version_offer, poss, remedies, CheckResult, Verdict};
+use super::{alert_role, capitalise, client_version_offer, poss, remedies, CheckResult, Verdict};
 
 const EXPECTED: &str = "complete";
 
@@ -216,46 +218,6 @@ fn evidence_frames(f: &FlowFacts, abort: &Abort<'_>) -> Vec<FrameNo> {
     v
 }
 
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
-/// One-sentence description of a leaf certificate for a diagnosis.
-pub(super) fn describe_cert(c: &CertFacts, at: i64) -> String {
-    if let Some(e) = &c.parse_error {
-        return format!("an undecodable certificate ({e})");
-    }
-    let cn = if c.subject_cn.is_empty() {
-        "no CN".to_string()
-    } else {
-        format!("CN={}", c.subject_cn.join(", CN="))
-    };
-    let mut s = format!("{cn}, issued by {}", c.issuer);
-    if let Some(na) = c.not_after {
-        if at > na {
-            s.push_str(&format!(", expired {}", date(na)));
-        }
-    }
-    if let Some(nb) = c.not_before {
-        if at < nb {
-            s.push_str(&format!(", not valid before {}", date(nb)));
-        }
-    }
-    s
-}
-
-/// `YYYY-MM-DD` of a Unix time (or the number if out of range).
-pub(super) fn date(secs: i64) -> String {
-    crate::capture::Timestamp::new(secs, 0)
-        .rfc3339()
-        .get(..10)
-        .map_or_else(|| secs.to_string(), str::to_string)
-}
-
 fn diagnose(f: &FlowFacts, p: &Profile, abort: &Abort<'_>) -> (String, &'static str) {
     let who = abort
         .from()
@@ -400,22 +362,6 @@ fn no_certs(chain: Option<&crate::tls::model::CertChainFacts>) -> bool {
         Some(c) => c.certs.is_empty(),
         None => true,
     }
-}
-
-/// The EKU a leaf of `role` needs but lacks (only when an EKU extension is present).
-pub(super) fn missing_eku(c: &CertFacts, role: Role) -> Option<&'static str> {
-    let (name, oid) = match role {
-        Role::Server => ("serverAuth", "1.3.6.1.5.5.7.3.1"),
-        Role::Client => ("clientAuth", "1.3.6.1.5.5.7.3.2"),
-    };
-    let eku = c.eku.as_ref()?;
-    let ok = eku.iter().any(|e| {
-        e.eq_ignore_ascii_case(name)
-            || e == oid
-            || e.eq_ignore_ascii_case("anyExtendedKeyUsage")
-            || e == "2.5.29.37.0"
-    });
-    (!ok).then_some(name)
 }
 
 /// "the client offered only TLSv1.2 and 12 suites, none of TLS_RSA_WITH_3DES_EDE_CBC_SHA".

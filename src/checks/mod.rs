@@ -14,7 +14,8 @@
 //!
 //! One file per check: `handshake.rs` (§3.0),
 //! `negotiation.rs` (§3.1 version, §3.2 cipher suite), `empty_fragments.rs`
-//! (§3.3), `certificates.rs` (§3.4 CNs and the extra certificate findings).
+//! (§3.3), `certificates.rs` (§3.4 CNs), `certificate_findings.rs` (§3.4's
+//! extra certificate findings).
 //!
 //! ```
 //! use tlsaudit::checks::{fixture::FlowBuilder, judge, Verdict};
@@ -24,6 +25,7 @@
 //! assert_eq!(judged.verdict, Verdict::Pass);
 //! ```
 
+mod certificate_findings;
 mod certificates;
 mod empty_fragments;
 pub mod fixture;
@@ -275,8 +277,8 @@ pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
     let client = certificates::chain_for(&facts, Role::Client);
     let server_cn = certificates::server_cn(&facts, profile, server.as_ref(), &mut findings);
     let client_cn = certificates::client_cn(&facts, profile, client.as_ref(), &mut findings);
-    certificates::findings(&facts, server.as_ref(), client.as_ref(), &mut findings);
-    certificates::expiry_findings(
+    certificate_findings::findings(&facts, server.as_ref(), client.as_ref(), &mut findings);
+    certificate_findings::expiry_findings(
         &facts,
         profile.warn_expiry_days,
         server.as_ref(),
@@ -403,6 +405,15 @@ fn client_version_offer(f: &FlowFacts) -> Option<String> {
         );
     }
     ch.version.map(|v| format!("up to {}", v.name()))
+}
+
+/// A reason built from lower-case parts starts with a capital letter.
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! server chose something else — the remedies differ.
 
 use crate::facts::{FlowFacts, Role};
-use crate::profile::{suites, Profile};
+use crate::profile::Profile;
 use crate::tls::model::{AlertFacts, FrameNo};
+use crate::tls::suites;
 
 use super::handshake::offered_allowed_version;
 use super::names::alert_description;

@@ -228,10 +228,7 @@ impl PeerTracker {
             .filter(|c| c.parse_error.is_none())
             .map(CertIdentity::of);
         let version = f.tls.negotiated_version.map(|v| v.name());
-        let cipher = f
-            .tls
-            .cipher_suite
-            .map(|s| crate::profile::suites::name(s).map_or_else(|| s.hex(), str::to_string));
+        let cipher = f.tls.cipher_suite.map(crate::tls::suites::display);
 
         let change = |what: &'static str,
                       role: Option<Role>,

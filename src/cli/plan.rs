@@ -5,8 +5,11 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::args::{CommonArgs, DiagramArg, FormatArg, OnlyArg};
+use super::args::{CommonArgs, DiagramArg, FormatArg, LiveArgs, OnlyArg};
+use crate::capture::live::LiveOptions;
+use crate::engine::live::LiveRun;
 use crate::engine::{EngineOptions, PortFilter};
 use crate::flow::FlowLimits;
 use crate::profile::{Profile, ProfileError};
@@ -39,23 +42,8 @@ pub enum PlanError {
     Keys(#[from] KeysError),
 }
 
-/// Everything a run needs, resolved.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub inputs: Vec<PathBuf>,
-    pub profile: Profile,
-    pub engine: EngineOptions,
-    pub report: ReportOptions,
-    /// Which flows get a handshake ladder (Markdown, HTML).
-    pub diagrams: Diagrams,
-    pub output: Option<PathBuf>,
-    pub strict: bool,
-    pub quiet: bool,
-    pub verbose: u8,
-    pub progress: bool,
-    pub keylogs: Vec<PathBuf>,
-    pub rsa_keys: Vec<PathBuf>,
-}
+/// Defined with the engine that runs it; resolved here.
+pub use crate::engine::Plan;
 
 impl Plan {
     /// Resolve the options common to `check` and `live`.
@@ -144,6 +132,28 @@ impl Plan {
             keylogs: c.keylog.clone(),
             rsa_keys: c.rsa_key.clone(),
         })
+    }
+
+    /// The capture side of `live`: interface, ring, duration, ticks and
+    /// `--write` files, with the plan's ports.
+    pub fn live_run(&self, l: &LiveArgs) -> LiveRun {
+        LiveRun {
+            capture: LiveOptions {
+                iface: l.iface.clone(),
+                ports: self.engine.filter.ports.clone(),
+                any_port: self.engine.filter.any_port,
+                promiscuous: l.promisc,
+                ring_bytes: l.ring_mib.clamp(1, 1024) << 20,
+                block_timeout_ms: 50,
+            },
+            duration: l.duration.map(Duration::from_secs),
+            tick_every: (l.summary_interval > 0).then(|| Duration::from_secs(l.summary_interval)),
+            write: l.write.clone(),
+            write_max_bytes: l.write_max_mib.map(|m| m.saturating_mul(1 << 20)),
+            write_files: l
+                .write_files
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        }
     }
 
     /// Resolve `check`: expand directories, keep `-`.

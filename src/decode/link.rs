@@ -8,6 +8,7 @@
 //! [`DecodeError::UnknownEtherType`], so the engine can say how many frames
 //! it could not look into instead of dropping them silently.
 
+use super::big_endian::u16_at;
 use super::DecodeError;
 use crate::capture::LinkType;
 
@@ -37,9 +38,6 @@ const NOT_IP_ETHERTYPES: &[u16] = &[
 ];
 /// Below this the field is an IEEE 802.3 length (LLC: STP, CDP, …), not an EtherType.
 const MIN_ETHERTYPE: u16 = 0x0600;
-fn be16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
-}
 
 fn truncated(layer: &'static str, need: usize, got: usize, offset: usize) -> DecodeError {
     DecodeError::Truncated {
@@ -75,13 +73,13 @@ pub fn ip_payload(link: LinkType, data: &[u8]) -> Result<Option<&[u8]>, DecodeEr
             if data.len() < 16 {
                 return Err(truncated("linux-sll", 16, data.len(), 0));
             }
-            ethertype_payload(be16(data, 14).unwrap_or(0), data, 16)
+            ethertype_payload(u16_at(data, 14).unwrap_or(0), data, 16)
         }
         LinkType::LINUX_SLL2 => {
             if data.len() < 20 {
                 return Err(truncated("linux-sll2", 20, data.len(), 0));
             }
-            ethertype_payload(be16(data, 0).unwrap_or(0), data, 20)
+            ethertype_payload(u16_at(data, 0).unwrap_or(0), data, 20)
         }
         other => Err(DecodeError::UnsupportedLinkType(other)),
     }
@@ -92,7 +90,7 @@ pub fn ethernet(data: &[u8], base: usize) -> Result<Option<&[u8]>, DecodeError> 
     if data.len() < 14 {
         return Err(truncated("ethernet", 14, data.len(), base));
     }
-    let ethertype = be16(data, 12).unwrap_or(0);
+    let ethertype = u16_at(data, 12).unwrap_or(0);
     ethertype_payload(ethertype, data, 14)
 }
 
@@ -106,7 +104,7 @@ fn ethertype_payload(
         match ethertype {
             ETH_IPV4 | ETH_IPV6 => return Ok(data.get(at..)),
             ETH_CISCO_METADATA => {
-                ethertype = be16(data, at + CISCO_METADATA_LEN - 2).ok_or_else(|| {
+                ethertype = u16_at(data, at + CISCO_METADATA_LEN - 2).ok_or_else(|| {
                     truncated(
                         "cisco-metadata",
                         CISCO_METADATA_LEN,
@@ -117,13 +115,13 @@ fn ethertype_payload(
                 at += CISCO_METADATA_LEN;
             }
             ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
-                ethertype = be16(data, at + 2)
+                ethertype = u16_at(data, at + 2)
                     .ok_or_else(|| truncated("802.1Q", 4, data.len().saturating_sub(at), at))?;
                 at += 4;
             }
             ETH_PPPOE_SESSION => {
                 // 6-byte PPPoE header, then the 2-byte PPP protocol.
-                let proto = be16(data, at + 6)
+                let proto = u16_at(data, at + 6)
                     .ok_or_else(|| truncated("pppoe", 8, data.len().saturating_sub(at), at))?;
                 at += 8;
                 return match proto {

@@ -8,6 +8,7 @@
 //! unsupported packet is an `Err(DecodeError)` that the engine counts; it is
 //! never a panic.
 
+pub mod big_endian;
 pub mod ip_tcp;
 pub mod link;
 

@@ -4,17 +4,21 @@
 //! Time: flows expire on capture time; when the link is quiet no packet
 //! carries time, so the loop advances capture time from the wall clock.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::{DecodeCounters, EngineError, EngineOptions, SessionCache, Worker};
+use super::{DecodeCounters, EngineError, EngineOptions, Plan, SessionCache, Worker};
 use crate::capture::live::{LiveCapture, LiveOptions};
 use crate::capture::writer::{PcapRing, RingOptions};
 use crate::capture::{CaptureError, InputStats, Timestamp};
+use crate::checks;
 use crate::decode;
 use crate::facts::FlowFacts;
+use crate::report::metrics::{Metrics, MetricsServer, MetricsServerError};
+use crate::report::{InputReport, RenderError, Reporter, Totals};
 
 /// How long one wait for packets lasts: the bound on how late a stop
 /// request, a timer or an idle flow is noticed.
@@ -187,4 +191,127 @@ fn wall_clock() -> Timestamp {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     Timestamp::new(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// What stops a `live` run before its report is complete.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The capture could not start or failed (`Capture`), or a worker did.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Report(#[from] RenderError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsServerError),
+    #[error("{}: cannot re-open output file", path.display())]
+    Reopen {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs `live` as `plan` and `live` say: each flow judged and reported as
+/// soon as its verdict is settled, summaries at each tick, the report file
+/// re-opened on SIGHUP; `metrics` serves `/metrics` on that address. The
+/// totals once the capture stops.
+pub fn audit(
+    plan: &Plan,
+    live: &LiveRun,
+    metrics: Option<&str>,
+    out: Box<dyn Write + Send>,
+) -> Result<Totals, LiveError> {
+    let iface = &live.capture.iface;
+    let mut reporter =
+        Reporter::new(plan.report.clone(), &plan.profile, out).with_diagrams(plan.diagrams);
+    // Started before the capture: a port already taken is an option error (exit 2).
+    let counters = Arc::new(Metrics::new());
+    let _metrics_server = match metrics {
+        Some(addr) => {
+            let server = MetricsServer::start(addr, Arc::clone(&counters))?;
+            if !plan.quiet {
+                eprintln!("tlsaudit: metrics on http://{}/metrics", server.addr());
+            }
+            reporter = reporter.with_metrics(Arc::clone(&counters));
+            Some(server)
+        }
+        None => None,
+    };
+    let stats = run::<LiveError>(live, &plan.engine, &mut |ev| {
+        match ev {
+            LiveEvent::Started => {
+                if !plan.quiet {
+                    eprintln!(
+                        "tlsaudit: watching {iface} for TCP port(s) {:?}; Ctrl-C to stop",
+                        plan.engine.filter.ports
+                    );
+                }
+            }
+            LiveEvent::Flow(f) => reporter.flow(checks::judge(*f, &plan.profile))?,
+            LiveEvent::Update(f) => reporter.flow_update(checks::judge(*f, &plan.profile))?,
+            LiveEvent::Tick(_) => reporter.progress_summary()?,
+            LiveEvent::Dropped(n) => reporter.warning(&format!(
+                "the kernel dropped {n} packet(s): verdicts of flows in that window may be unknown (try --ring-mib)"
+            ))?,
+            LiveEvent::Reopen => {
+                if let Some(path) = plan.output.as_deref() {
+                    reporter.replace_output(reopen_output(path)?)?;
+                }
+            }
+            LiveEvent::Stats { stats, open_flows } => counters.capture(
+                stats.packets,
+                stats.bytes,
+                stats.dropped.unwrap_or(0),
+                open_flows,
+            ),
+        }
+        Ok(())
+    })?;
+    let input = InputReport {
+        path: format!("live:{iface}"),
+        format: "live".into(),
+        link_types: stats
+            .link_types
+            .iter()
+            .map(|l| l.name().into_owned())
+            .collect(),
+        packets: stats.packets,
+        bytes: stats.bytes,
+        warnings: stats
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .chain(
+                stats
+                    .dropped
+                    .filter(|d| *d > 0)
+                    .map(|d| format!("kernel dropped {d} packet(s)")),
+            )
+            .collect(),
+        sha256: None,
+        error: None,
+    };
+    reporter.input(input)?;
+    let totals = reporter.finish()?;
+    if totals.flows == 0 && !plan.quiet {
+        eprintln!(
+            "tlsaudit: warning: no TCP flow on port(s) {:?} was seen on {iface}",
+            plan.engine.filter.ports
+        );
+    }
+    Ok(totals)
+}
+
+/// SIGHUP: the report file again, appended to (a new file when logrotate
+/// moved the old one away).
+fn reopen_output(path: &Path) -> Result<Box<dyn Write + Send>, LiveError> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| LiveError::Reopen {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(Box::new(std::io::BufWriter::new(f)))
 }

@@ -1,9 +1,10 @@
 //! Engine: drives capture → decode → flow → tls → facts for each input, then
 //! hands finished flows to checks and the report.
 //!
-//! Owns: [`EngineOptions`], [`InputFacts`], [`EngineError`], the worker
-//! ([`worker::Worker`]) and the sharded parallel reader ([`parallel`]). The
-//! engine is the only place that spawns threads.
+//! Owns: [`Plan`], the `check` run ([`check::run`]) and the `live` run
+//! ([`live::audit`]), [`EngineOptions`], [`InputFacts`], [`EngineError`],
+//! the worker ([`worker::Worker`]) and the sharded parallel reader
+//! ([`parallel`]). The engine is the only place that spawns threads.
 //!
 //! Determinism (R8): flows of a file input are reported sorted by first
 //! frame (ties by flow key), so the thread count changes speed, never the
@@ -12,8 +13,10 @@
 //! reports a flow as soon as its verdict is settled.
 
 pub mod batch;
+pub mod check;
 pub mod live;
 pub mod parallel;
+mod plan;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -27,6 +30,7 @@ use crate::flow::FlowLimits;
 use crate::tls::decrypt::Keys;
 use crate::tls::TlsLimits;
 
+pub use plan::Plan;
 pub use worker::Worker;
 
 /// Which TCP flows are audited.

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    clean_names, suites, ClientCertPolicy, EmptyFragmentsPolicy, MatchMode, Profile, ProfileError,
+    clean_names, ClientCertPolicy, EmptyFragmentsPolicy, MatchMode, Profile, ProfileError,
 };
 use crate::tls::model::{CipherSuiteId, TlsVersion};
+use crate::tls::suites;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

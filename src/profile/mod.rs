@@ -1,9 +1,9 @@
 //! Profile: the expected configuration a flow is judged against (spec §2),
 //! built in or loaded from TOML.
 //!
-//! Owns: [`Profile`] and its policy types, [`ProfileError`], the commented
-//! default profile ([`default_profile_toml`]) and the cipher-suite name table
-//! used above the TLS stage ([`suites`]).
+//! Owns: [`Profile`] and its policy types, [`ProfileError`] and the
+//! commented default profile ([`default_profile_toml`]). Suite names come
+//! from the TLS stage's table ([`crate::tls::suites`]).
 //!
 //! Invariants: a `Profile` is always valid — every version and suite is a
 //! code point, `ports` is non-empty, CN lists hold no empty names. Loading
@@ -19,7 +19,6 @@
 //! ```
 
 mod load;
-pub mod suites;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

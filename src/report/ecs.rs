@@ -24,7 +24,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::checks::{JudgedFlow, Verdict};
-use crate::profile::{suites, Profile};
+use crate::profile::Profile;
+use crate::tls::suites;
 
 use super::model::{CertRecord, FlowRecord};
 use super::redact::ShownEndpoint;
@@ -94,7 +95,7 @@ pub fn flow_document(rec: &FlowRecord<'_>, j: &JudgedFlow, profile: &Profile) ->
         let offered: Vec<String> = ch
             .cipher_suites
             .iter()
-            .map(|&s| suites::name(s).map_or_else(|| s.hex(), str::to_string))
+            .map(|&s| suites::display(s))
             .collect();
         client.insert("supported_ciphers".into(), json!(offered));
     }

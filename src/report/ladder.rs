@@ -22,8 +22,8 @@ use crate::capture::Timestamp;
 use crate::checks::names::{alert_description, alert_level};
 use crate::checks::{Checks, Verdict};
 use crate::facts::{FlowFacts, Role};
-use crate::profile::suites;
 use crate::tls::model::{FrameNo, Step};
+use crate::tls::suites;
 
 /// What kind of step a rung is (renderers pick arrows and colours by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,10 +305,9 @@ impl Ladder {
                     let v = tls
                         .negotiated_version
                         .map_or_else(|| "?".to_string(), |v| v.name());
-                    let suite = s.cipher_suite.map_or_else(
-                        || "?".to_string(),
-                        |id| suites::name(id).map_or_else(|| id.hex(), str::to_string),
-                    );
+                    let suite = s
+                        .cipher_suite
+                        .map_or_else(|| "?".to_string(), suites::display);
                     format!("{v}, {suite}")
                 }),
             "certificate" => {

@@ -14,8 +14,9 @@ use serde::Serialize;
 
 use crate::checks::names::{alert_description, alert_level};
 use crate::checks::{Checks, EmptyFragmentSummary, Finding, JudgedFlow, SeenChain, Verdict};
-use crate::profile::{suites, Profile};
+use crate::profile::Profile;
 use crate::tls::model::{CertFacts, CipherSuiteId, FrameNo};
+use crate::tls::suites;
 
 use super::ladder::Ladder;
 use super::redact::{Redactor, ShownEndpoint};

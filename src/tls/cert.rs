@@ -348,9 +348,44 @@ mod tests {
         assert_eq!(cut.not_after, full.not_after);
         assert_eq!(cut.key, "EC P-256");
         assert!(cut.partial.is_some() && cut.san.is_empty());
+    }
+
+    #[test]
+    fn every_prefix_of_a_certificate_shows_only_what_the_whole_one_says() {
+        let der = include_bytes!("testdata/server-ec.der");
+        let full = decode(der);
         for n in 0..der.len() {
-            let _ = decode_prefix(&der[..n], der.len());
+            let cut = decode_prefix(&der[..n], der.len());
+            // A field is either not reached yet or exactly the whole certificate's.
+            assert!(cut.partial.is_some(), "prefix {n}");
+            assert!(
+                cut.serial.is_empty() || cut.serial == full.serial,
+                "prefix {n}"
+            );
+            assert!(
+                cut.subject_cn.is_empty() || cut.subject_cn == full.subject_cn,
+                "prefix {n}: {:?}",
+                cut.subject_cn
+            );
+            assert!(
+                cut.issuer.is_empty() || cut.issuer == full.issuer,
+                "prefix {n}"
+            );
+            assert!(cut.not_before.is_none() || cut.not_before == full.not_before);
+            assert!(cut.not_after.is_none() || cut.not_after == full.not_after);
+            assert!(
+                cut.key.is_empty() || cut.key == full.key,
+                "prefix {n}: {}",
+                cut.key
+            );
+            // What a prefix never has: it cannot be hashed or its extensions read.
+            assert!(cut.san.is_empty() && cut.eku.is_none() && cut.sha256.is_empty());
+            // The strict prefix does not decode as a whole certificate.
+            let whole = decode(&der[..n]);
+            assert!(whole.parse_error.is_some(), "prefix {n} decoded as whole");
+            assert!(whole.subject_cn.is_empty(), "prefix {n}");
         }
+        assert!(decode(der).parse_error.is_none());
     }
 
     #[test]

@@ -12,6 +12,8 @@ use tls_parser::{
     parse_tls_handshake_server_hello, TlsMessageHandshake,
 };
 
+use crate::decode::big_endian::u24_at;
+
 use super::model::{CipherSuiteId, ClientHelloFacts, TlsVersion};
 
 /// Handshake message header length (type, u24 length).
@@ -64,10 +66,9 @@ pub struct HsHeader {
 
 impl HsHeader {
     pub fn parse(b: &[u8]) -> Option<HsHeader> {
-        let h = b.get(..HS_HEADER_LEN)?;
         Some(HsHeader {
-            msg_type: h[0],
-            len: (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]),
+            msg_type: *b.first()?,
+            len: u24_at(b, 1)?,
         })
     }
 }
@@ -298,17 +299,13 @@ pub fn parse_certificate_tls13(body: &[u8]) -> Result<Vec<&[u8]>, HandshakeError
     let malformed = || HandshakeError::Malformed {
         message: "Certificate",
     };
-    let u24 = |b: &[u8], at: usize| -> Option<usize> {
-        let x = b.get(at..at + 3)?;
-        Some((usize::from(x[0]) << 16) | (usize::from(x[1]) << 8) | usize::from(x[2]))
-    };
     let ctx_len = usize::from(*body.first().ok_or_else(malformed)?);
     let at = 1 + ctx_len;
-    let list_len = u24(body, at).ok_or_else(malformed)?;
+    let list_len = u24_at(body, at).ok_or_else(malformed)?;
     let mut list = body.get(at + 3..at + 3 + list_len).ok_or_else(malformed)?;
     let mut out = Vec::new();
     while !list.is_empty() {
-        let len = u24(list, 0).ok_or_else(malformed)?;
+        let len = u24_at(list, 0).ok_or_else(malformed)?;
         out.push(list.get(3..3 + len).ok_or_else(malformed)?);
         let ext = list.get(3 + len..3 + len + 2).ok_or_else(malformed)?;
         let ext_len = usize::from(u16::from_be_bytes([ext[0], ext[1]]));
@@ -394,11 +391,44 @@ mod tests {
     }
 
     #[test]
-    fn truncated_client_hello_is_an_error_never_a_panic() {
-        for n in 0..CH_BODY.len() - 31 {
-            let _ = parse_client_hello(&CH_BODY[..n]);
+    fn truncated_client_hello_is_an_error_or_the_hello_without_extensions() {
+        // version 2 + random 32 + session id 1+2 + suites 2+4 + compression 1+1.
+        const EXTENSIONS_AT: usize = 45;
+        let full = parse_client_hello(CH_BODY).expect("whole hello");
+        for n in 0..CH_BODY.len() {
+            match parse_client_hello(&CH_BODY[..n]) {
+                Err(HandshakeError::Malformed { message }) => {
+                    assert!(n < EXTENSIONS_AT, "prefix {n}");
+                    assert_eq!(message, "ClientHello");
+                }
+                // A cut extensions block reads as absent (the parser treats
+                // the block as optional): the fields before it are exact.
+                Ok(ch) => {
+                    assert!(n >= EXTENSIONS_AT, "prefix {n} parsed");
+                    assert!(ch.extensions.is_empty(), "prefix {n}");
+                    assert_eq!(ch.version, full.version);
+                    assert_eq!(ch.random, full.random);
+                    assert_eq!(ch.session_id, full.session_id);
+                    assert_eq!(ch.cipher_suites, full.cipher_suites);
+                    assert!(ch.sni.is_none() && ch.supported_versions.is_empty());
+                }
+                Err(e) => panic!("prefix {n}: unexpected {e}"),
+            }
         }
-        assert!(parse_client_hello(&CH_BODY[..20]).is_err());
+    }
+
+    #[test]
+    fn truncated_server_hello_is_an_error_never_a_guess() {
+        let mut sh = vec![0x03, 0x03];
+        sh.extend_from_slice(&[0x22; 32]);
+        sh.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
+        let full = parse_server_hello(&sh).expect("whole hello");
+        assert_eq!(full.cipher, 0x002f);
+        for n in 0..sh.len() {
+            if let Ok(cut) = parse_server_hello(&sh[..n]) {
+                panic!("prefix {n} parsed as {cut:?}");
+            }
+        }
     }
 
     #[test]

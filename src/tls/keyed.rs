@@ -35,7 +35,7 @@ use super::decrypt::{
     SessionKeys, SessionParams, Tls13Keys,
 };
 use super::handshake as hs;
-use super::model::{CipherSuiteId, FrameNo, TlsFacts, TlsVersion};
+use super::model::{FrameNo, TlsFacts, TlsVersion};
 use crate::decode::Dir;
 
 /// CBC padding may be up to 255 bytes beyond the minimum (RFC 5246
@@ -422,7 +422,7 @@ impl FlowKeys {
         if params.kx != KeyExchange::Rsa {
             return Err(format!(
                 "no key for this client random (the RSA key cannot help: {} does not use RSA key exchange)",
-                suite_label(suite)
+                super::suites::display(suite)
             ));
         }
         let Some(cke) = self.cke.as_deref() else {
@@ -618,10 +618,6 @@ fn e_seq(e: &DecryptError) -> Option<u64> {
         | DecryptError::ChainLost { seq } => Some(*seq),
         _ => None,
     }
-}
-
-fn suite_label(suite: CipherSuiteId) -> String {
-    super::suites::name(suite).map_or_else(|| suite.hex(), str::to_string)
 }
 
 /// Longest application-data record of a TLS ≤1.2 flow that can carry empty

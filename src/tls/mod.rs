@@ -1,8 +1,9 @@
 //! TLS stage: decodes the ordered byte stream of each direction of a flow
 //! into [`TlsFacts`](model::TlsFacts).
 //!
-//! Owns: [`TlsFlow`] (per-flow state), the record walker, handshake
-//! reassembly, certificate decoding, cipher-suite knowledge, and — when keys
+//! Owns: [`TlsFlow`] (per-flow state; `session/`: the record stream,
+//! handshake reassembly, handshake state, application-data evidence),
+//! certificate decoding, cipher-suite knowledge, and — when keys
 //! are given ([`TlsFlow::with_keys`]) — decryption of the protected records
 //! that change a verdict (`keyed.rs` wires [`decrypt`] into the walk: exact
 //! empty-fragment counts, named encrypted alerts, encrypted renegotiation,

@@ -5,6 +5,8 @@
 //! Covers both pure SSLv2 sessions and the SSLv2-compatible ClientHello that
 //! SSL 3.0 / TLS 1.0 clients send. Borrowing parsers; never panic.
 
+use crate::decode::big_endian::u16_at;
+
 use super::model::{CipherSuiteId, TlsVersion};
 
 pub const MSG_CLIENT_HELLO: u8 = 1;
@@ -24,17 +26,13 @@ pub fn parse_v2_header(b: &[u8]) -> Option<(usize, usize)> {
     }
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
 /// The start of a direction is an SSLv2(-compatible) CLIENT-HELLO.
 pub fn looks_like_client_hello(b: &[u8]) -> bool {
     let Some((2, len)) = parse_v2_header(b) else {
         return false;
     };
-    let version_ok = be16(b, 3).is_some_and(|v| v == 0x0002 || (0x0300..=0x0304).contains(&v));
-    let specs_ok = be16(b, 5).is_none_or(|n| n % 3 == 0 && n > 0);
+    let version_ok = u16_at(b, 3).is_some_and(|v| v == 0x0002 || (0x0300..=0x0304).contains(&v));
+    let specs_ok = u16_at(b, 5).is_none_or(|n| n % 3 == 0 && n > 0);
     len >= 9 && b.get(2) == Some(&MSG_CLIENT_HELLO) && version_ok && specs_ok
 }
 
@@ -46,7 +44,7 @@ pub fn looks_like_server_hello(b: &[u8]) -> bool {
     len >= 11
         && b.get(2) == Some(&MSG_SERVER_HELLO)
         && b.get(3).is_some_and(|&hit| hit <= 1)
-        && be16(b, 5).is_some_and(|v| v == 0x0002)
+        && u16_at(b, 5).is_some_and(|v| v == 0x0002)
 }
 
 /// Decoded SSLv2 CLIENT-HELLO (body without the record header).
@@ -67,10 +65,10 @@ pub fn parse_client_hello(body: &[u8]) -> Option<ClientHelloV2> {
     if *body.first()? != MSG_CLIENT_HELLO {
         return None;
     }
-    let version = be16(body, 1)?;
-    let specs_len = usize::from(be16(body, 3)?);
-    let sid_len = usize::from(be16(body, 5)?);
-    let chal_len = usize::from(be16(body, 7)?);
+    let version = u16_at(body, 1)?;
+    let specs_len = usize::from(u16_at(body, 3)?);
+    let sid_len = usize::from(u16_at(body, 5)?);
+    let chal_len = usize::from(u16_at(body, 7)?);
     let specs = body.get(9..9 + specs_len)?;
     let sid = body.get(9 + specs_len..9 + specs_len + sid_len)?;
     let chal = body.get(9 + specs_len + sid_len..9 + specs_len + sid_len + chal_len)?;
@@ -104,10 +102,10 @@ pub fn parse_server_hello(body: &[u8]) -> Option<ServerHelloV2<'_>> {
         return None;
     }
     let hit = *body.get(1)? != 0;
-    let version = be16(body, 3)?;
-    let cert_len = usize::from(be16(body, 5)?);
-    let specs_len = usize::from(be16(body, 7)?);
-    let cid_len = usize::from(be16(body, 9)?);
+    let version = u16_at(body, 3)?;
+    let cert_len = usize::from(u16_at(body, 5)?);
+    let specs_len = usize::from(u16_at(body, 7)?);
+    let cid_len = usize::from(u16_at(body, 9)?);
     let certificate = body.get(11..11 + cert_len)?;
     let cid_at = 11 + cert_len + specs_len;
     let connection_id = body.get(cid_at..cid_at + cid_len)?;

@@ -1,8 +1,14 @@
-//! Cipher-suite knowledge: IANA names and the minimal ciphertext length of an
-//! application-data record (what an "empty fragment" looks like on the wire).
+//! Cipher-suite knowledge, the one table every stage asks: IANA name ↔ id,
+//! the kind of protection ([`kind`]: block, stream, AEAD), the CBC layout
+//! (block and MAC size, [`cbc_layout`]) and from it the minimal ciphertext
+//! length of an application-data record (what an "empty fragment" looks
+//! like on the wire). The decryptor's own table (`decrypt::suites`) names
+//! the primitives it implements; its tests hold it to this one.
 //!
-//! Owns: [`name`], [`minimal_record_len`]. The suite table is tls-parser's
-//! (generated from the IANA registry); nothing here is keyed to captures.
+//! Owns: [`name`], [`display`], [`from_name`], [`kind`], [`cbc_layout`],
+//! [`minimal_record_len`]. The suite table is tls-parser's (generated from
+//! the IANA registry); nothing here is keyed to captures, and no tls-parser
+//! type escapes this module.
 //!
 //! Invariant: `minimal_record_len` is `Some` only for CBC suites of TLS ≤ 1.2
 //! whose block size and MAC size are known; AEAD, stream, NULL and TLS 1.3
@@ -15,6 +21,45 @@ use super::model::{CipherSuiteId, TlsVersion};
 /// IANA name of a registered suite (`TLS_RSA_WITH_3DES_EDE_CBC_SHA`), `None` when unregistered.
 pub fn name(id: CipherSuiteId) -> Option<&'static str> {
     TlsCipherSuite::from_id(id.0).map(|s| s.name)
+}
+
+/// IANA name, else the id as `0x%04x` (report form).
+pub fn display(id: CipherSuiteId) -> String {
+    name(id).map_or_else(|| id.hex(), str::to_string)
+}
+
+/// Id of an IANA name (exact, case-insensitive).
+pub fn from_name(name: &str) -> Option<CipherSuiteId> {
+    if let Some(s) = TlsCipherSuite::from_name(name) {
+        return Some(CipherSuiteId(s.id.0));
+    }
+    let upper = name.to_ascii_uppercase();
+    TlsCipherSuite::from_name(&upper).map(|s| CipherSuiteId(s.id.0))
+}
+
+/// How the record payload of a suite is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuiteKind {
+    /// CBC block cipher: an empty plaintext still yields MAC + padding
+    /// (the only kind that can carry a non-empty "empty fragment").
+    Block,
+    /// Stream cipher (RC4) or NULL encryption.
+    Stream,
+    /// AEAD (GCM, CCM, ChaCha20-Poly1305): TLS 1.2+ only.
+    Aead,
+}
+
+/// Kind of a suite; `None` when the id is not in the IANA table.
+pub fn kind(id: CipherSuiteId) -> Option<SuiteKind> {
+    let s = TlsCipherSuite::from_id(id.0)?;
+    Some(match s.enc_mode {
+        TlsCipherEncMode::Cbc => SuiteKind::Block,
+        // tls-parser gives ChaCha20-Poly1305 no mode (`Null`): test the cipher first.
+        _ if matches!(s.enc, TlsCipherEnc::Chacha20_Poly1305) => SuiteKind::Aead,
+        TlsCipherEncMode::Null => SuiteKind::Stream,
+        _ if matches!(s.enc, TlsCipherEnc::Rc4) => SuiteKind::Stream,
+        _ => SuiteKind::Aead,
+    })
 }
 
 /// Block size in bytes of a block cipher, `None` for stream/AEAD/NULL ciphers.
@@ -70,12 +115,7 @@ pub fn minimal_record_len(
     if version.is_tls13() || version.0 < TlsVersion::SSL3.0 || version.0 > TlsVersion::TLS12.0 {
         return None;
     }
-    let s = TlsCipherSuite::from_id(suite.0)?;
-    if s.enc_mode != TlsCipherEncMode::Cbc {
-        return None;
-    }
-    let block = block_size(s.enc)?;
-    let mac = mac_len(s.mac)?;
+    let (block, mac) = cbc_layout(suite)?;
     let iv = if version.0 >= TlsVersion::TLS11.0 {
         block
     } else {
@@ -124,6 +164,38 @@ mod tests {
         assert_eq!(
             minimal_record_len(TlsVersion::TLS12, CipherSuiteId(0x002f), true),
             Some(16 + 16 + 20)
+        );
+    }
+
+    #[test]
+    fn triple_des_suite_round_trips_by_name_and_is_block() {
+        let id = from_name("TLS_RSA_WITH_3DES_EDE_CBC_SHA").expect("known suite");
+        assert_eq!(id, CipherSuiteId(0x000a));
+        assert_eq!(name(id), Some("TLS_RSA_WITH_3DES_EDE_CBC_SHA"));
+        assert_eq!(kind(id), Some(SuiteKind::Block));
+        assert_eq!(cbc_layout(id), Some((8, 20)));
+    }
+
+    #[test]
+    fn gcm_is_aead_and_rc4_is_stream_and_unknown_is_hex() {
+        assert_eq!(kind(CipherSuiteId(0x009c)), Some(SuiteKind::Aead));
+        assert_eq!(kind(CipherSuiteId(0x0005)), Some(SuiteKind::Stream));
+        assert_eq!(display(CipherSuiteId(0xfefe)), "0xfefe");
+        assert_eq!(kind(CipherSuiteId(0xfefe)), None);
+        assert_eq!(cbc_layout(CipherSuiteId(0x009c)), None);
+        assert_eq!(kind(CipherSuiteId(0xcca8)), Some(SuiteKind::Aead));
+        assert_eq!(
+            kind(CipherSuiteId(0x0002)),
+            Some(SuiteKind::Stream),
+            "NULL_SHA"
+        );
+    }
+
+    #[test]
+    fn lowercase_name_is_accepted() {
+        assert_eq!(
+            from_name("tls_rsa_with_3des_ede_cbc_sha"),
+            Some(CipherSuiteId(0x000a))
         );
     }
 

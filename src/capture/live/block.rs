@@ -243,8 +243,17 @@ pub(crate) mod tests {
     #[test]
     fn every_truncation_of_a_block_is_handled() {
         let block = synth_block(&[(1, 0, 0, b"hello"), (2, 0, 0, b"world!")], 512);
+        let (full, none) = walk(&block);
+        assert!(none.is_none() && full.len() == 2);
         for len in 0..block.len() {
-            let _ = walk(&block[..len]);
+            let (pkts, err) = walk(&block[..len]);
+            // What a cut block yields is what the whole one starts with,
+            // and missing packets are always said (damage), never silent.
+            assert!(full.starts_with(&pkts), "len {len}");
+            assert!(pkts.len() == full.len() || err.is_some(), "len {len}");
+            for p in &pkts {
+                assert!(p.data_off + p.caplen as usize <= len, "len {len}");
+            }
         }
         // A count far larger than what the block holds ends in damage.
         let mut lying = block.clone();

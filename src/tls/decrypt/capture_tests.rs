@@ -93,7 +93,7 @@ fn u16_at(b: &[u8], i: usize) -> u16 {
 }
 
 fn u24_at(b: &[u8], i: usize) -> usize {
-    (usize::from(b[i]) << 16) | (usize::from(b[i + 1]) << 8) | usize::from(b[i + 2])
+    crate::decode::big_endian::u24_at(b, i).expect("a whole u24")
 }
 
 impl Hello {

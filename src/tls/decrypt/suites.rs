@@ -1,9 +1,12 @@
 //! Cipher-suite parameters needed to turn secrets into record keys: key
 //! exchange, bulk cipher, MAC and PRF hash per suite id.
 //!
-//! Owns the table [`SUITES`]. Invariant: every suite listed here can be
+//! Owns the table [`SUITES`]. Invariants: every suite listed here can be
 //! decrypted by [`RecordDecryptor`](super::RecordDecryptor); a suite not in the
 //! table is [`DecryptError::UnknownSuite`](super::DecryptError::UnknownSuite).
+//! Whether a suite is CBC, and its block and MAC sizes, are decided by
+//! [`crate::tls::suites`]; this table only names the primitives that
+//! implement them, and its tests hold every row to that one table.
 
 use crate::tls::model::CipherSuiteId;
 
@@ -422,6 +425,27 @@ mod tests {
             assert!(suite_params(CipherSuiteId(id)).is_some(), "{id:#06x}");
         }
         assert_eq!(suite_params(CipherSuiteId(0x0005)), None);
+    }
+
+    #[test]
+    fn every_row_agrees_with_the_suite_table_on_kind_block_and_mac() {
+        use crate::tls::suites::{cbc_layout, kind, SuiteKind};
+        for p in SUITES {
+            let layout = p.cipher.block_len().map(|b| (b as u16, p.mac.len() as u16));
+            assert_eq!(cbc_layout(p.id), layout, "{}", p.name);
+            let want = if p.cipher.is_aead() {
+                SuiteKind::Aead
+            } else {
+                SuiteKind::Block
+            };
+            assert_eq!(kind(p.id), Some(want), "{}", p.name);
+            assert_eq!(
+                crate::tls::suites::name(p.id).map(|n| n.trim_start_matches("TLS_")),
+                Some(p.name),
+                "{:#06x}",
+                p.id.0
+            );
+        }
     }
 
     #[test]
