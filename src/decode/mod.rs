@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::{LinkType, Timestamp};
 
-pub use ip_tcp::{decode, quick_endpoints, quick_segment, quick_transport, QuickTransport};
+pub use ip_tcp::{decode, quick_segment, quick_transport, QuickTransport};
 
 /// One side of a TCP connection.
 pub type Endpoint = SocketAddr;
