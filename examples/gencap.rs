@@ -64,6 +64,21 @@ const NOISE_BYTES: usize = 1 << 18;
 /// Largest single write cut from the noise pool.
 const MAX_WRITE: usize = 1 << 16;
 
+/// A TLS job replaying flow 0 of capture `source` on `port`, from its start.
+fn tls_kind(source: usize, port: u16, audited: bool) -> JobKind {
+    JobKind::Tls {
+        source,
+        flow: 0,
+        event: 0,
+        conn: None,
+        bulk: [0, 0],
+        port,
+        audited,
+        entry: None,
+        inserted_empty: [0, 0],
+    }
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -982,17 +997,7 @@ impl Gen {
 
     fn tls_job(&mut self, port: u16, audited: bool) -> JobKind {
         let source = (self.rng.next() % self.sources.len() as u64) as usize;
-        JobKind::Tls {
-            source,
-            flow: 0,
-            event: 0,
-            conn: None,
-            bulk: [0, 0],
-            port,
-            audited,
-            entry: None,
-            inserted_empty: [0, 0],
-        }
+        tls_kind(source, port, audited)
     }
 
     fn udp_job(
@@ -1071,32 +1076,12 @@ impl Gen {
         let kind = if roll < 62 {
             let source = (self.rng.next() % self.sources.len() as u64) as usize;
             *self.counts.entry("tls-5062-units").or_default() += 1;
-            JobKind::Tls {
-                source,
-                flow: 0,
-                event: 0,
-                conn: None,
-                bulk: [0, 0],
-                port: SIP_TLS_PORT,
-                audited: true,
-                entry: None,
-                inserted_empty: [0, 0],
-            }
+            tls_kind(source, SIP_TLS_PORT, true)
         } else if roll < 77 {
             let source = (self.rng.next() % self.sources.len() as u64) as usize;
             *self.counts.entry("tls-other-port-units").or_default() += 1;
             let port = [443u16, 5061, 8443][(self.rng.next() % 3) as usize];
-            JobKind::Tls {
-                source,
-                flow: 0,
-                event: 0,
-                conn: None,
-                bulk: [0, 0],
-                port,
-                audited: false,
-                entry: None,
-                inserted_empty: [0, 0],
-            }
+            tls_kind(source, port, false)
         } else if roll < 87 {
             *self.counts.entry("bulk-tcp-flows").or_default() += 1;
             let port = [80u16, 445, 2049, 5060][(self.rng.next() % 4) as usize];
