@@ -18,6 +18,7 @@
 //! `dir_of` / `role_of` mapping.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use crate::capture::Timestamp;
 use crate::decode::{Endpoint, FlowKey};
@@ -213,7 +214,7 @@ impl FlowBuilder {
     pub fn server_chain(mut self, frame: FrameNo, certs: Vec<CertFacts>) -> Self {
         self.f.tls.server_certificates = Some(CertChainFacts {
             frame,
-            certs,
+            certs: certs.into_iter().map(Arc::new).collect(),
             truncated: false,
         });
         self.hs(Role::Server, "certificate", frame);
@@ -229,7 +230,7 @@ impl FlowBuilder {
     pub fn client_chain(mut self, frame: FrameNo, certs: Vec<CertFacts>) -> Self {
         self.f.tls.client_certificates = Some(CertChainFacts {
             frame,
-            certs,
+            certs: certs.into_iter().map(Arc::new).collect(),
             truncated: false,
         });
         self.hs(Role::Client, "certificate", frame);
@@ -446,12 +447,12 @@ impl FlowBuilder {
             server: self.f.server,
             server_certificates: Some(CertChainFacts {
                 frame: first_frame + 5,
-                certs: vec![cert(server_cn)],
+                certs: vec![Arc::new(cert(server_cn))],
                 truncated: false,
             }),
             client_certificates: Some(CertChainFacts {
                 frame: first_frame + 7,
-                certs: vec![cert(client_cn)],
+                certs: vec![Arc::new(cert(client_cn))],
                 truncated: false,
             }),
         });

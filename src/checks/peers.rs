@@ -221,12 +221,12 @@ impl PeerTracker {
             .server_certificate()
             .and_then(|s| s.chain.certs.first())
             .filter(|c| c.parse_error.is_none())
-            .map(CertIdentity::of);
+            .map(|c| CertIdentity::of(c));
         let client_cert = flow
             .client_certificate()
             .and_then(|s| s.chain.certs.first())
             .filter(|c| c.parse_error.is_none())
-            .map(CertIdentity::of);
+            .map(|c| CertIdentity::of(c));
         let version = f.tls.negotiated_version.map(|v| v.name());
         let cipher = f.tls.cipher_suite.map(crate::tls::suites::display);
 

@@ -294,7 +294,9 @@ pub const MAX_WAITING: usize = 10_000;
 /// waiting flows are written and that link is listed when it finishes.
 #[derive(Default)]
 pub struct OrderedRelease {
-    pending: BTreeMap<(u64, crate::decode::FlowKey), FlowFacts>,
+    /// Boxed: a B-tree moves its values as it splits and fills nodes, and
+    /// a `FlowFacts` is a few KB.
+    pending: BTreeMap<(u64, crate::decode::FlowKey), Box<FlowFacts>>,
     cache: SessionCache,
     /// Flows handed out so far.
     pub released: u64,
@@ -302,7 +304,7 @@ pub struct OrderedRelease {
 
 impl OrderedRelease {
     pub fn push(&mut self, f: FlowFacts) {
-        self.pending.insert((f.first_frame, f.key), f);
+        self.pending.insert((f.first_frame, f.key), Box::new(f));
     }
 
     /// Hand out every waiting flow that started before frame `low`.
@@ -326,7 +328,7 @@ impl OrderedRelease {
             if entry.key().0 >= low {
                 break;
             }
-            let mut f = entry.remove();
+            let mut f = *entry.remove();
             if f.wants_later_certificates() {
                 let lender = self
                     .pending

@@ -2,9 +2,16 @@
 //!
 //! Owns: [`decode`], [`dn_to_string`]. Invariants: never panics on any
 //! bytes; a DER that x509-parser rejects yields a `CertFacts` with only
-//! `parse_error`, `sha256` set. Every directory-string type is decoded
+//! `parse_error`, `sha256` set. Decoded certificates are kept per thread
+//! by their DER (bounded), so a federation link's certificate, presented
+//! again on every connection, is decoded once. Every directory-string type is decoded
 //! (UTF-8, Printable, IA5, Teletex/T.61 as Latin-1, BMP as UTF-16BE,
 //! Universal as UTF-32BE), so a CN is never dropped because of its type.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use x509_parser::der_parser::asn1_rs::{Any, Tag};
@@ -15,8 +22,80 @@ use x509_parser::public_key::PublicKey;
 
 use super::model::CertFacts;
 
-/// Decode one certificate. Bad DER → `parse_error` (other fields empty but the hash).
-pub fn decode(der: &[u8]) -> CertFacts {
+/// Decode one certificate, or share the facts of an identical DER decoded
+/// before on this thread. Bad DER → `parse_error` (other fields empty but
+/// the hash).
+pub fn decode(der: &[u8]) -> Arc<CertFacts> {
+    if der.len() > DecodeCache::MAX_DER {
+        return Arc::new(decode_uncached(der));
+    }
+    DECODED.with(|cache| cache.borrow_mut().get_or_decode(der))
+}
+
+thread_local! {
+    static DECODED: RefCell<DecodeCache> = RefCell::new(DecodeCache::default());
+}
+
+/// Certificates decoded on this thread, by DER. Decoding one (x509 parse,
+/// SHA-256, names to strings) costs more than the rest of its flow, and the
+/// links audited here present the same few certificates on every
+/// connection. Output cannot change: the facts are a function of the DER,
+/// and a hit is confirmed by comparing the whole DER.
+/// A certificate's DER and what it decoded to.
+type DecodedDer = (Box<[u8]>, Arc<CertFacts>);
+
+#[derive(Default)]
+struct DecodeCache {
+    /// Keyed by a hash of the DER's length and last bytes (the signature:
+    /// unique per certificate), so a lookup hashes 40 bytes, not the chain.
+    by_tail: HashMap<u64, Vec<DecodedDer>>,
+    /// DER bytes held: the bound.
+    held: usize,
+}
+
+impl DecodeCache {
+    /// Larger certificates are decoded every time (none seen on a real link).
+    const MAX_DER: usize = 64 * 1024;
+    /// DER held per thread before the cache starts over: a few hundred
+    /// certificates, far more than a federation deployment has.
+    const MAX_HELD: usize = 1 << 20;
+
+    fn get_or_decode(&mut self, der: &[u8]) -> Arc<CertFacts> {
+        let key = tail_key(der);
+        if let Some(hit) = self
+            .by_tail
+            .get(&key)
+            .and_then(|same_tail| same_tail.iter().find(|(d, _)| **d == *der))
+        {
+            return Arc::clone(&hit.1);
+        }
+        let facts = Arc::new(decode_uncached(der));
+        if self.held + der.len() > Self::MAX_HELD {
+            self.by_tail.clear();
+            self.held = 0;
+        }
+        self.held += der.len();
+        self.by_tail
+            .entry(key)
+            .or_default()
+            .push((der.into(), Arc::clone(&facts)));
+        facts
+    }
+}
+
+fn tail_key(der: &[u8]) -> u64 {
+    // A fixed key: the value only spreads entries; equality is checked on
+    // the whole DER, so a collision costs a comparison, never a wrong answer.
+    let mut h =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
+    h.write_usize(der.len());
+    h.write(&der[der.len().saturating_sub(32)..]);
+    h.finish()
+}
+
+/// Decode one certificate, always. Bad DER → `parse_error`.
+pub fn decode_uncached(der: &[u8]) -> CertFacts {
     let sha256 = hex::encode(Sha256::digest(der));
     let cert = match X509Certificate::from_der(der) {
         Ok((_, cert)) => cert,
@@ -325,6 +404,37 @@ mod tests {
         assert!(c.parse_error.is_some());
         assert_eq!(c.sha256.len(), 64);
         assert!(c.subject_cn.is_empty());
+    }
+
+    #[test]
+    fn the_same_der_is_decoded_once_and_shared() {
+        let der = include_bytes!("testdata/server-ec.der");
+        let first = decode(der);
+        let again = decode(&der.to_vec());
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(first.subject_cn, decode_uncached(der).subject_cn);
+        // Same length and same last bytes, another certificate: the
+        // whole-DER comparison tells them apart.
+        let mut other = der.to_vec();
+        other[20] ^= 0xff;
+        let other_facts = decode(&other);
+        assert!(!Arc::ptr_eq(&first, &other_facts));
+        assert_eq!(other_facts.sha256, decode_uncached(&other).sha256);
+        assert_ne!(other_facts.sha256, first.sha256);
+    }
+
+    #[test]
+    fn the_decode_cache_is_bounded() {
+        let mut cache = DecodeCache::default();
+        let der = include_bytes!("testdata/server-ec.der");
+        for i in 0..(2 * DecodeCache::MAX_HELD / der.len() + 2) {
+            let mut d = der.to_vec();
+            d.extend_from_slice(&(i as u64).to_be_bytes());
+            cache.get_or_decode(&d);
+            assert!(cache.held <= DecodeCache::MAX_HELD);
+        }
+        let entries: usize = cache.by_tail.values().map(Vec::len).sum();
+        assert!(entries * der.len() <= DecodeCache::MAX_HELD);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! rename or change their meaning.
 
 use serde::Serialize;
+use std::sync::Arc;
 
 use crate::capture::Timestamp;
 use crate::decode::Dir;
@@ -191,7 +192,9 @@ pub struct CertChainFacts {
     /// Frame that completed the Certificate message.
     pub frame: FrameNo,
     /// Chain in the order sent; empty = an empty Certificate message.
-    pub certs: Vec<CertFacts>,
+    /// Shared: the same certificate on many connections is decoded once
+    /// (see `tls::cert::decode`) and held once.
+    pub certs: Vec<Arc<CertFacts>>,
     /// TLS 1.3 certificate_request_context etc. do not matter here; `truncated` marks a chain cut by limits.
     pub truncated: bool,
 }

@@ -2,6 +2,8 @@
 //! hellos, resumption, certificates and certificate requests, SSLv2 hellos —
 //! fed by the handshake reassembler with whole messages.
 
+use std::sync::Arc;
+
 use crate::decode::big_endian::u24_at;
 use crate::decode::Dir;
 
@@ -76,7 +78,7 @@ impl Core {
                 None => {
                     let cut = body.get(at + 3..).unwrap_or(&[]);
                     if !cut.is_empty() {
-                        certs.push(cert::decode_prefix(cut, len));
+                        certs.push(Arc::new(cert::decode_prefix(cut, len)));
                     }
                     break;
                 }

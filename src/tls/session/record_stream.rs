@@ -480,6 +480,9 @@ fn walk(st: &mut DirStream, core: &mut Core, dir: Dir, data: &[u8], frame: Frame
             }
             pos += total;
         } else if core.wants_body(dir, v2, ct, len) {
+            // The whole record at once: growing by doubling costs two or
+            // three reallocations per straddling certificate.
+            st.buf.reserve_exact(total);
             st.buf.extend_from_slice(rem);
             st.buf_call = call;
             return;
