@@ -1,7 +1,8 @@
 //! Facts stage: the owned, serialisable record of one flow (`FlowFacts`),
 //! built from the flow table's TCP view and the TLS stage's [`TlsFacts`].
 //!
-//! Owns: [`FlowFacts`], [`TcpFacts`], [`Role`], [`RoleSource`]. The builder
+//! Owns: [`FlowFacts`], [`TcpFacts`], [`Role`], [`RoleSource`], and the
+//! wording of the TLS stage's anomalies (`anomaly.rs`). The builder
 //! (`builder.rs`) is the only writer. `checks/` and `report/` read these and
 //! nothing below them.
 //!
@@ -9,6 +10,7 @@
 //! `server` endpoint is the SYN receiver, else the ServerHello sender, else
 //! the ClientHello receiver, else the side on an audited port (spec §2).
 
+pub mod anomaly;
 pub mod builder;
 
 use serde::Serialize;
