@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::capture::Timestamp;
 use crate::decode::{Dir, Endpoint, FlowKey};
+use crate::flow::{CloseKind, EvictionCause};
 use crate::tls::model::TlsFacts;
 
 /// How the server side of a flow was decided.
@@ -69,8 +70,7 @@ impl Role {
 pub struct CloseFacts {
     pub from: Role,
     pub frame: u64,
-    /// `fin` or `rst`.
-    pub kind: &'static str,
+    pub kind: CloseKind,
     /// Capture time of that frame.
     pub ts: Timestamp,
 }
@@ -99,7 +99,7 @@ pub struct TcpFacts {
     /// (tuple reuse or garbage): the stream restarted there after a gap.
     pub seq_jumps: u32,
     /// The flow was evicted (idle timeout or flow-table cap) rather than closed.
-    pub evicted: Option<&'static str>,
+    pub evicted: Option<EvictionCause>,
 }
 
 /// Everything known about one audited flow.
