@@ -32,6 +32,7 @@
 //! | handshake message reassembled across records | `tls/session/handshake_reassembly.rs` |
 //! | hellos, resumption, certificates → facts | `tls/session/handshake_state.rs` |
 //! | application-data evidence (empty fragments) | `tls/session/app_data.rs` |
+//! | TLS anomalies (what could not be decoded), their wording | `tls/anomaly.rs`, `facts/anomaly.rs` |
 //! | ClientHello / ServerHello / Certificate parsing | `tls/handshake.rs` |
 //! | X.509 decoding | `tls/cert.rs` |
 //! | SSLv2 | `tls/sslv2.rs` |

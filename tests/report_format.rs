@@ -11,6 +11,7 @@ use serde_json::Value;
 use tlsaudit::checks::fixture::FlowBuilder;
 use tlsaudit::checks::judge;
 use tlsaudit::facts::{FlowFacts, Role};
+use tlsaudit::flow::CloseKind;
 use tlsaudit::profile::Profile;
 use tlsaudit::report::{Format, InputReport, Only, ReportOptions, Reporter};
 use tlsaudit::tls::model::TlsVersion;
@@ -81,7 +82,7 @@ fn flows() -> Vec<FlowFacts> {
         FlowBuilder::new()
             .federation_ok()
             .alert(Role::Server, 20, 1, 0)
-            .close(Role::Server, 21, "fin")
+            .close(Role::Server, 21, CloseKind::Fin)
             .build(),
         FlowBuilder::new()
             .endpoints(v6c, v6s)

@@ -23,7 +23,7 @@ use mutate::rng::Rng;
 use mutate::{any_port_options, Base, Outcome, Tally};
 use tlsaudit::capture::{Frame, LinkType, Timestamp};
 use tlsaudit::engine::EngineOptions;
-use tlsaudit::flow::FlowLimits;
+use tlsaudit::flow::{EvictionCause, FlowLimits};
 
 use crate::util::{corpus_dir, root};
 
@@ -206,7 +206,7 @@ fn stream_flood(bytes: Vec<u8>, opts: &EngineOptions) -> (u64, u64, i64, Duratio
     let (mut seen, mut full) = (0u64, 0u64);
     tlsaudit::engine::stream_from_source(source, 0, opts, &|_| {}, &mut |f| {
         seen += 1;
-        if f.tcp.evicted == Some("flow table full") {
+        if f.tcp.evicted == Some(EvictionCause::TableFull) {
             full += 1;
         }
     })

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use crate::capture::Timestamp;
 use crate::decode::{Endpoint, FlowKey};
 use crate::facts::{CloseFacts, FlowFacts, GapFacts, PriorSession, Role, RoleSource, TcpFacts};
+use crate::flow::CloseKind;
 use crate::tls::model::{
     AlertFacts, CertChainFacts, CertFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts,
     DirectionFacts, FrameNo, NotTlsFacts, ServerHelloFacts, TlsFacts, TlsVersion,
@@ -378,8 +379,8 @@ impl FlowBuilder {
         self
     }
 
-    /// FIN (`"fin"`) or RST (`"rst"`) from `role`.
-    pub fn close(mut self, role: Role, frame: FrameNo, kind: &'static str) -> Self {
+    /// FIN or RST from `role`.
+    pub fn close(mut self, role: Role, frame: FrameNo, kind: CloseKind) -> Self {
         self.touch(frame);
         self.f.tcp.closes.push(CloseFacts {
             from: role,

@@ -3,6 +3,7 @@
 //! (§3.5 diagnosis) read from the hellos and certificates.
 
 use crate::facts::{FlowFacts, Role};
+use crate::flow::CloseKind;
 use crate::profile::Profile;
 use crate::tls::model::{AlertFacts, FrameNo};
 use crate::tls::suites;
@@ -19,7 +20,7 @@ enum Abort<'a> {
     Close {
         from: Role,
         frame: FrameNo,
-        kind: &'static str,
+        kind: CloseKind,
     },
 }
 
@@ -114,7 +115,11 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> CheckResult {
                     a.frame
                 ),
                 Abort::Close { from, frame, kind } => {
-                    format!("{} {} (frame {frame})", poss(*from), kind.to_uppercase())
+                    format!(
+                        "{} {} (frame {frame})",
+                        poss(*from),
+                        kind.as_str().to_uppercase()
+                    )
                 }
             };
             CheckResult::new(
@@ -241,7 +246,7 @@ fn diagnose(f: &FlowFacts, p: &Profile, abort: &Abort<'_>) -> (String, &'static 
         ),
         Abort::Close { kind, frame, .. } => format!(
             "{who} closed the connection ({}, frame {frame})",
-            kind.to_ascii_uppercase()
+            kind.as_str().to_ascii_uppercase()
         ),
     };
     let after = match last_message(f, abort.frame()) {
@@ -501,7 +506,7 @@ mod tests {
             .hellos_only()
             .gap(Role::Server, 6, 1800)
             .encrypted_alert(Role::Client, 23)
-            .close(Role::Client, 25, "fin")
+            .close(Role::Client, 25, CloseKind::Fin)
             .build();
         let c = run(gapped);
         assert_eq!(c.verdict, Verdict::Unknown, "{}", c.reason);
@@ -528,7 +533,7 @@ mod tests {
         let f = FlowBuilder::new()
             .client_hello(4, TlsVersion::TLS12, &[0x009c, 0x002f])
             .alert(Role::Server, 5, 2, 40)
-            .close(Role::Server, 6, "fin")
+            .close(Role::Server, 6, CloseKind::Fin)
             .build();
         let c = run(f);
         assert_eq!(c.verdict, Verdict::Fail);
@@ -586,7 +591,7 @@ mod tests {
             .server_cert(6, &["imp.example.com"])
             .cert_request(6, &[])
             .client_chain(8, vec![])
-            .close(Role::Server, 9, "rst")
+            .close(Role::Server, 9, CloseKind::Rst)
             .build();
         let c = run(f);
         assert_eq!(c.verdict, Verdict::Fail);
@@ -609,7 +614,7 @@ mod tests {
         let f = FlowBuilder::new()
             .hellos_only()
             .server_cert(6, &["imp.example.com"])
-            .close(Role::Client, 7, "fin")
+            .close(Role::Client, 7, CloseKind::Fin)
             .build();
         let c = run(f);
         assert_eq!(c.verdict, Verdict::Fail);
@@ -648,7 +653,9 @@ mod tests {
 
     #[test]
     fn reset_before_any_tls_fails() {
-        let f = FlowBuilder::new().close(Role::Server, 2, "rst").build();
+        let f = FlowBuilder::new()
+            .close(Role::Server, 2, CloseKind::Rst)
+            .build();
         let c = run(f);
         assert_eq!(c.verdict, Verdict::Fail);
         assert!(

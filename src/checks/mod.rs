@@ -38,7 +38,7 @@ pub mod remedies;
 
 use serde::Serialize;
 
-use crate::facts::{FlowFacts, Role};
+use crate::facts::{anomaly, FlowFacts, Role};
 use crate::profile::Profile;
 use crate::tls::model::{AlertFacts, CertChainFacts, FrameNo};
 
@@ -372,12 +372,12 @@ fn other_findings(f: &FlowFacts, checks: &Checks, out: &mut Vec<Finding>) {
             frames: vec![f.first_frame],
         });
     }
-    for note in &f.tls.notes {
+    for note in anomaly::notes(&f.tls, f.client_dir) {
         out.push(Finding {
             kind: FindingKind::DecoderNote,
             role: None,
-            message: note.clone(),
-            frames: Vec::new(),
+            message: note.message,
+            frames: note.frame.into_iter().collect(),
         });
     }
 }
@@ -472,5 +472,38 @@ mod tests {
         }
         assert_eq!(j.checks.version.verdict, Verdict::Fail);
         assert_eq!(j.checks.cipher_suite.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_decoder_note_names_the_sender_by_role_and_lists_the_anomaly_frame() {
+        use crate::tls::Anomaly;
+        let f = FlowBuilder::new()
+            .federation_ok()
+            .with(|f| {
+                let server_dir = f.dir_of(Role::Server);
+                f.tls.anomalies.push(Anomaly::HandshakeMessageLostInGap {
+                    frame: 7,
+                    dir: server_dir,
+                });
+                f.tls.anomalies_dropped = 1;
+            })
+            .build();
+        let j = judge(f, &Profile::builtin());
+        let notes: Vec<(&str, &[FrameNo])> = j
+            .findings
+            .iter()
+            .filter(|x| x.kind == FindingKind::DecoderNote)
+            .map(|x| (x.message.as_str(), &x.frames[..]))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                ("more than 32 notes; the rest were dropped", &[][..]),
+                (
+                    "frame 7: a server handshake message was lost in a TCP gap",
+                    &[7][..]
+                ),
+            ]
+        );
     }
 }

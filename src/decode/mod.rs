@@ -1,7 +1,7 @@
 //! Decode stage: one [`Frame`] → at most one TCP [`Segment`] view.
 //!
 //! Owns: [`Segment`], [`Endpoint`], [`FlowKey`], [`Dir`], [`DecodeError`],
-//! [`TcpFlags`]. Imports only `capture` types.
+//! [`DecodeCounter`], [`TcpFlags`]. Imports only `capture` types.
 //!
 //! Contract: `decode` never allocates and never copies the payload; the
 //! returned `Segment` borrows the frame's bytes. Every malformed or
@@ -132,11 +132,6 @@ pub struct Segment<'a> {
     pub ip_length_beyond_frame: bool,
 }
 
-impl Segment<'_> {
-    /// Label under which the engine counts a frame with a bad IP length.
-    pub const IP_LENGTH_BEYOND_FRAME: &'static str = "IP length beyond the frame";
-}
-
 /// Why a frame yielded no TCP segment. Counted by the engine, never fatal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -166,16 +161,70 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// Short stable label for counters in the report.
-    pub fn label(&self) -> &'static str {
+    /// The counter the engine counts this frame under.
+    pub fn counter(&self) -> DecodeCounter {
         match self {
-            DecodeError::UnsupportedLinkType(_) => "unsupported link type",
-            DecodeError::Truncated { .. } => "truncated header",
-            DecodeError::Malformed { .. } => "malformed header",
-            DecodeError::NotTcp => "not TCP",
-            DecodeError::Fragment => "IP fragment",
-            DecodeError::TooDeep(_) => "tunnel too deep",
-            DecodeError::UnknownEtherType(_) => "unknown EtherType",
+            DecodeError::UnsupportedLinkType(_) => DecodeCounter::UnsupportedLinkType,
+            DecodeError::Truncated { .. } => DecodeCounter::TruncatedHeader,
+            DecodeError::Malformed { .. } => DecodeCounter::MalformedHeader,
+            DecodeError::NotTcp => DecodeCounter::NotTcp,
+            DecodeError::Fragment => DecodeCounter::IpFragment,
+            DecodeError::TooDeep(_) => DecodeCounter::TunnelTooDeep,
+            DecodeError::UnknownEtherType(_) => DecodeCounter::UnknownEtherType,
+        }
+    }
+}
+
+/// What the engine counts frames under: each way a frame yields no
+/// segment ([`DecodeError::counter`]), and a segment whose IP length
+/// overshoots its frame.
+///
+/// Declared in the byte order of their labels: the order `-v` and the
+/// warnings have always listed them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DecodeCounter {
+    /// [`DecodeError::Fragment`].
+    IpFragment,
+    /// A segment with [`Segment::ip_length_beyond_frame`] (it is still used).
+    IpLengthBeyondFrame,
+    /// [`DecodeError::Malformed`].
+    MalformedHeader,
+    /// [`DecodeError::NotTcp`].
+    NotTcp,
+    /// [`DecodeError::Truncated`].
+    TruncatedHeader,
+    /// [`DecodeError::TooDeep`].
+    TunnelTooDeep,
+    /// [`DecodeError::UnknownEtherType`].
+    UnknownEtherType,
+    /// [`DecodeError::UnsupportedLinkType`].
+    UnsupportedLinkType,
+}
+
+impl DecodeCounter {
+    /// Every counter, in declaration (label) order.
+    pub const ALL: [DecodeCounter; 8] = [
+        DecodeCounter::IpFragment,
+        DecodeCounter::IpLengthBeyondFrame,
+        DecodeCounter::MalformedHeader,
+        DecodeCounter::NotTcp,
+        DecodeCounter::TruncatedHeader,
+        DecodeCounter::TunnelTooDeep,
+        DecodeCounter::UnknownEtherType,
+        DecodeCounter::UnsupportedLinkType,
+    ];
+
+    /// Short stable label for the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            DecodeCounter::IpFragment => "IP fragment",
+            DecodeCounter::IpLengthBeyondFrame => "IP length beyond the frame",
+            DecodeCounter::MalformedHeader => "malformed header",
+            DecodeCounter::NotTcp => "not TCP",
+            DecodeCounter::TruncatedHeader => "truncated header",
+            DecodeCounter::TunnelTooDeep => "tunnel too deep",
+            DecodeCounter::UnknownEtherType => "unknown EtherType",
+            DecodeCounter::UnsupportedLinkType => "unsupported link type",
         }
     }
 }
@@ -183,6 +232,17 @@ impl DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_are_declared_in_the_order_of_their_labels() {
+        for (i, c) in DecodeCounter::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c:?}");
+        }
+        let labels: Vec<&str> = DecodeCounter::ALL.iter().map(|c| c.label()).collect();
+        let mut sorted = labels.clone();
+        sorted.sort_unstable();
+        assert_eq!(labels, sorted);
+    }
 
     #[test]
     fn shard_hash_is_the_same_both_ways_and_spreads_flows_over_shards() {

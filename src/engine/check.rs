@@ -202,8 +202,11 @@ fn say_counts(path: &Path, facts: &InputFacts) {
         facts.decode.audited_segments,
         facts.flows_reported
     );
-    for (reason, (n, first)) in &facts.decode.by_reason {
-        eprintln!("tlsaudit:   {n} frames skipped: {reason} (first: frame {first})");
+    for (counter, n, first) in facts.decode.by_reason() {
+        eprintln!(
+            "tlsaudit:   {n} frames skipped: {} (first: frame {first})",
+            counter.label()
+        );
     }
 }
 

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use crate::capture::file::FileSource;
 use crate::capture::{CaptureError, InputStats};
+use crate::decode::DecodeCounter;
 use crate::facts::{FlowFacts, PriorSession};
 use crate::flow::FlowLimits;
 use crate::tls::decrypt::Keys;
@@ -82,8 +83,8 @@ impl Default for EngineOptions {
 /// Frames that yielded no audited segment, by reason (for warnings).
 #[derive(Debug, Clone, Default)]
 pub struct DecodeCounters {
-    /// Reason label → (count, first frame).
-    pub by_reason: BTreeMap<&'static str, (u64, u64)>,
+    /// Per counter (indexed by `DecodeCounter as usize`): (count, first frame).
+    by_reason: [(u64, u64); DecodeCounter::ALL.len()],
     pub segments: u64,
     pub audited_segments: u64,
     /// Frames of an EtherType not decoded, by EtherType → (count, first frame).
@@ -91,9 +92,22 @@ pub struct DecodeCounters {
 }
 
 impl DecodeCounters {
-    pub fn count(&mut self, label: &'static str, frame: u64) {
-        let e = self.by_reason.entry(label).or_insert((0, frame));
-        e.0 += 1;
+    pub fn count(&mut self, counter: DecodeCounter, frame: u64) {
+        let (n, first) = &mut self.by_reason[counter as usize];
+        if *n == 0 {
+            *first = frame;
+        }
+        *n += 1;
+    }
+
+    /// The counters that counted a frame, in label order: (counter, count,
+    /// first frame).
+    pub fn by_reason(&self) -> impl Iterator<Item = (DecodeCounter, u64, u64)> + '_ {
+        DecodeCounter::ALL
+            .into_iter()
+            .zip(&self.by_reason)
+            .filter(|(_, &(n, _))| n > 0)
+            .map(|(c, &(n, first))| (c, n, first))
     }
 
     /// Count a frame that yielded no segment.
@@ -101,33 +115,35 @@ impl DecodeCounters {
         if let crate::decode::DecodeError::UnknownEtherType(t) = *e {
             self.unknown_ethertypes.entry(t).or_insert((0, frame)).0 += 1;
         }
-        self.count(e.label(), frame);
+        self.count(e.counter(), frame);
     }
 
     /// Warnings worth showing a user (fragments, truncation, unknown link types).
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (label, (n, first)) in &self.by_reason {
-            let msg = match *label {
-                "not TCP" => continue,
-                "IP fragment" => format!(
+        for (counter, n, first) in self.by_reason() {
+            let msg = match counter {
+                DecodeCounter::NotTcp => continue,
+                DecodeCounter::IpFragment => format!(
                     "{n} frame(s) are IP fragments, not reassembled (first: frame {first}); a TLS record in them is seen as a gap"
                 ),
-                "truncated header" => format!(
+                DecodeCounter::TruncatedHeader => format!(
                     "{n} frame(s) cut short inside their headers (snaplen?), skipped (first: frame {first})"
                 ),
-                "malformed header" => {
+                DecodeCounter::MalformedHeader => {
                     format!("{n} frame(s) with malformed IP/TCP headers, skipped (first: frame {first})")
                 }
-                crate::decode::Segment::IP_LENGTH_BEYOND_FRAME => format!(
+                DecodeCounter::IpLengthBeyondFrame => format!(
                     "{n} frame(s) whose IP header claims more bytes than the frame holds, though the capture did not cut it (first: frame {first}); the captured bytes were used"
                 ),
                 // Said per EtherType below.
-                "unknown EtherType" => continue,
-                "unsupported link type" => format!(
+                DecodeCounter::UnknownEtherType => continue,
+                DecodeCounter::UnsupportedLinkType => format!(
                     "{n} frame(s) of an unsupported link type, skipped (first: frame {first})"
                 ),
-                other => format!("{n} frame(s): {other} (first: frame {first})"),
+                DecodeCounter::TunnelTooDeep => {
+                    format!("{n} frame(s): {} (first: frame {first})", counter.label())
+                }
             };
             out.push(msg);
         }
@@ -422,5 +438,37 @@ impl SessionCache {
             }
             self.sessions.insert(sh.session_id.clone(), prior);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::DecodeError;
+
+    #[test]
+    fn decode_counters_keep_the_first_frame_and_warn_in_label_order() {
+        let mut c = DecodeCounters::default();
+        c.count(DecodeCounter::TunnelTooDeep, 9);
+        c.error(&DecodeError::Fragment, 4);
+        c.error(&DecodeError::NotTcp, 1);
+        c.error(&DecodeError::Fragment, 2);
+        c.count(DecodeCounter::TunnelTooDeep, 3);
+        let counted: Vec<_> = c.by_reason().collect();
+        assert_eq!(
+            counted,
+            [
+                (DecodeCounter::IpFragment, 2, 4),
+                (DecodeCounter::NotTcp, 1, 1),
+                (DecodeCounter::TunnelTooDeep, 2, 9),
+            ]
+        );
+        assert_eq!(
+            c.warnings(),
+            [
+                "2 frame(s) are IP fragments, not reassembled (first: frame 4); a TLS record in them is seen as a gap",
+                "2 frame(s): tunnel too deep (first: frame 9)",
+            ]
+        );
     }
 }

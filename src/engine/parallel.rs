@@ -259,7 +259,7 @@ pub fn run(
                             None => decode::decode(&frame).map(|seg| {
                                 if seg.ip_length_beyond_frame {
                                     decode.count(
-                                        decode::Segment::IP_LENGTH_BEYOND_FRAME,
+                                        decode::DecodeCounter::IpLengthBeyondFrame,
                                         frame.index,
                                     );
                                 }

@@ -3,7 +3,7 @@
 
 use super::{DecodeCounters, EngineOptions, PortFilter};
 use crate::capture::{Frame, Timestamp};
-use crate::decode::{self, Dir, FlowKey, Segment};
+use crate::decode::{self, DecodeCounter, Dir, FlowKey, Segment};
 use crate::facts::{builder, FlowFacts};
 use crate::flow::{Flow, FlowTable, StreamSink};
 use crate::tls::decrypt::Keys;
@@ -65,7 +65,7 @@ impl Worker {
             Ok(seg) => {
                 counters.segments += 1;
                 if seg.ip_length_beyond_frame {
-                    counters.count(Segment::IP_LENGTH_BEYOND_FRAME, frame.index);
+                    counters.count(DecodeCounter::IpLengthBeyondFrame, frame.index);
                 }
                 if self.filter.matches(seg.src.port(), seg.dst.port()) {
                     counters.audited_segments += 1;
@@ -190,7 +190,7 @@ pub(super) fn early_drop(
 ) -> bool {
     match look {
         Some(decode::QuickTransport::NotTcp) => {
-            counters.count(decode::DecodeError::NotTcp.label(), frame.index);
+            counters.count(DecodeCounter::NotTcp, frame.index);
             true
         }
         Some(decode::QuickTransport::Tcp {

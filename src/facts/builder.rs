@@ -45,36 +45,10 @@ pub fn client_direction(
     (first_dir, RoleSource::FirstPacket)
 }
 
-/// The TLS stage writes its notes before roles are known, naming directions
-/// `AB` / `BA` (the flow key's order); say `client` / `server` instead.
-fn name_roles_in_notes(tls: &mut TlsFacts, client_dir: Dir) {
-    let (ab, ba) = match client_dir {
-        Dir::AB => ("client", "server"),
-        Dir::BA => ("server", "client"),
-    };
-    for note in &mut tls.notes {
-        if !(note.contains("AB") || note.contains("BA")) {
-            continue;
-        }
-        let mut out = String::with_capacity(note.len() + 8);
-        for (i, word) in note.split(' ').enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            match word {
-                "AB" => out.push_str(ab),
-                "BA" => out.push_str(ba),
-                w => out.push_str(w),
-            }
-        }
-        *note = out;
-    }
-}
-
 /// Build the facts of one finished flow of input `input`.
 pub fn build<S>(
     flow: &Flow<S>,
-    mut tls: TlsFacts,
+    tls: TlsFacts,
     input: usize,
     is_audited_port: &dyn Fn(u16) -> bool,
 ) -> FlowFacts {
@@ -85,7 +59,6 @@ pub fn build<S>(
         &tls,
         is_audited_port,
     );
-    name_roles_in_notes(&mut tls, client_dir);
     let role_of = |d: Dir| {
         if d == client_dir {
             Role::Client
@@ -147,31 +120,5 @@ pub fn build<S>(
         tls,
         resumed_from: None,
         certificates_from: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notes_name_the_client_and_server_instead_of_key_directions() {
-        let mut tls = TlsFacts {
-            notes: vec![
-                "frame 7: BA handshake message client_hello of 99 bytes exceeds the limit".into(),
-                "frame 9: a AB record was cut by a TCP gap of 10 bytes".into(),
-                "frame 3: ABC is not a direction".into(),
-            ],
-            ..TlsFacts::default()
-        };
-        name_roles_in_notes(&mut tls, Dir::BA);
-        assert_eq!(
-            tls.notes,
-            vec![
-                "frame 7: client handshake message client_hello of 99 bytes exceeds the limit",
-                "frame 9: a server record was cut by a TCP gap of 10 bytes",
-                "frame 3: ABC is not a direction",
-            ]
-        );
     }
 }

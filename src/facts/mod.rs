@@ -1,7 +1,8 @@
 //! Facts stage: the owned, serialisable record of one flow (`FlowFacts`),
 //! built from the flow table's TCP view and the TLS stage's [`TlsFacts`].
 //!
-//! Owns: [`FlowFacts`], [`TcpFacts`], [`Role`], [`RoleSource`]. The builder
+//! Owns: [`FlowFacts`], [`TcpFacts`], [`Role`], [`RoleSource`], and the
+//! wording of the TLS stage's anomalies (`anomaly.rs`). The builder
 //! (`builder.rs`) is the only writer. `checks/` and `report/` read these and
 //! nothing below them.
 //!
@@ -9,12 +10,14 @@
 //! `server` endpoint is the SYN receiver, else the ServerHello sender, else
 //! the ClientHello receiver, else the side on an audited port (spec §2).
 
+pub mod anomaly;
 pub mod builder;
 
 use serde::Serialize;
 
 use crate::capture::Timestamp;
 use crate::decode::{Dir, Endpoint, FlowKey};
+use crate::flow::{CloseKind, EvictionCause};
 use crate::tls::model::TlsFacts;
 
 /// How the server side of a flow was decided.
@@ -67,8 +70,7 @@ impl Role {
 pub struct CloseFacts {
     pub from: Role,
     pub frame: u64,
-    /// `fin` or `rst`.
-    pub kind: &'static str,
+    pub kind: CloseKind,
     /// Capture time of that frame.
     pub ts: Timestamp,
 }
@@ -97,7 +99,7 @@ pub struct TcpFacts {
     /// (tuple reuse or garbage): the stream restarted there after a gap.
     pub seq_jumps: u32,
     /// The flow was evicted (idle timeout or flow-table cap) rather than closed.
-    pub evicted: Option<&'static str>,
+    pub evicted: Option<EvictionCause>,
 }
 
 /// Everything known about one audited flow.

@@ -16,6 +16,7 @@
 //!   new SYN on it starts a new flow (port reuse).
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 
 use super::reassembly::{Delivery, Reassembler, ReassemblyStats};
@@ -164,6 +165,67 @@ const TOMBSTONE_SECS: u64 = 60;
 /// Tombstones kept at most (oldest dropped first).
 const MAX_TOMBSTONES: usize = 100_000;
 
+/// How one side closed the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseKind {
+    Fin,
+    Rst,
+}
+
+impl CloseKind {
+    /// `fin` / `rst`: the word the reports and the JSON facts use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseKind::Fin => "fin",
+            CloseKind::Rst => "rst",
+        }
+    }
+}
+
+/// Why the table let go of a flow that was not closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvictionCause {
+    /// No packet for `FlowLimits::idle_timeout_secs` of capture time.
+    Idle,
+    /// The table held `FlowLimits::max_flows` flows and this one was idle longest.
+    TableFull,
+}
+
+impl EvictionCause {
+    /// `idle` / `flow table full`: the words the reports and the JSON facts use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionCause::Idle => "idle",
+            EvictionCause::TableFull => "flow table full",
+        }
+    }
+}
+
+// Written as their words, so the JSON facts read as they always have.
+impl serde::Serialize for CloseKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for EvictionCause {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for CloseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for EvictionCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One TCP connection as the table sees it.
 #[derive(Debug)]
 pub struct Flow<S> {
@@ -180,13 +242,13 @@ pub struct Flow<S> {
     pub reasm: [Reassembler; 2],
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
-    /// FIN / RST seen: (direction, frame, "fin" | "rst", capture time).
-    pub closes: Vec<(Dir, u64, &'static str, Timestamp)>,
+    /// FIN / RST seen: (direction, frame, kind, capture time).
+    pub closes: Vec<(Dir, u64, CloseKind, Timestamp)>,
     fin: [bool; 2],
     rst: bool,
     isn: [Option<Seq>; 2],
     /// Why the table let go of the flow when it was not closed.
-    pub evicted: Option<&'static str>,
+    pub evicted: Option<EvictionCause>,
     /// The consumer already reported this flow early (streams: judged as
     /// soon as settled); it stays in the table to absorb its later packets.
     pub reported: bool,
@@ -390,11 +452,11 @@ impl<S: StreamSink> FlowTable<S> {
 
         if seg.flags.fin && !flow.fin[d] {
             flow.fin[d] = true;
-            flow.closes.push((dir, seg.frame, "fin", seg.ts));
+            flow.closes.push((dir, seg.frame, CloseKind::Fin, seg.ts));
         }
         if seg.flags.rst && !flow.rst {
             flow.rst = true;
-            flow.closes.push((dir, seg.frame, "rst", seg.ts));
+            flow.closes.push((dir, seg.frame, CloseKind::Rst, seg.ts));
         }
         if flow.is_closed() {
             if let Some(f) = self.flows.remove(&key) {
@@ -476,7 +538,7 @@ impl<S: StreamSink> FlowTable<S> {
             }
             self.recency.pop_front();
             if let Some(mut f) = self.flows.remove(&k) {
-                f.evicted = Some("idle");
+                f.evicted = Some(EvictionCause::Idle);
                 self.finish(f, done);
             }
         }
@@ -496,7 +558,7 @@ impl<S: StreamSink> FlowTable<S> {
         if let Some(k) = self.oldest() {
             self.recency.pop_front();
             if let Some(mut f) = self.flows.remove(&k) {
-                f.evicted = Some("flow table full");
+                f.evicted = Some(EvictionCause::TableFull);
                 self.evicted_full += 1;
                 self.finish(f, done);
             }
@@ -650,7 +712,7 @@ mod tests {
         // Flow 1000 speaks again: 1001 is now the longest idle.
         t.segment(&seg(1000, 4, 0), &mut |_| Null, &mut |_| {});
         t.segment(&seg(1003, 5, 0), &mut |_| Null, &mut |f| {
-            assert_eq!(f.evicted, Some("flow table full"));
+            assert_eq!(f.evicted, Some(EvictionCause::TableFull));
             done.push(f.key.a.port().min(f.key.b.port()));
         });
         assert_eq!(done, vec![1001]);
@@ -678,10 +740,22 @@ mod tests {
         t.segment(&seg(1001, 2, 5), &mut |_| Null, &mut |_| {});
         let mut expired = Vec::new();
         t.segment(&seg(1002, 3, 12), &mut |_| Null, &mut |f| {
-            assert_eq!(f.evicted, Some("idle"));
+            assert_eq!(f.evicted, Some(EvictionCause::Idle));
             expired.push(f.first_frame);
         });
         assert_eq!(expired, vec![1]);
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn close_and_eviction_kinds_read_as_the_words_the_reports_use() {
+        fn words<T: fmt::Display + serde::Serialize>(v: T) -> (String, String) {
+            (v.to_string(), serde_json::to_string(&v).unwrap())
+        }
+        let quoted = |w: &str| (w.to_string(), format!("\"{w}\""));
+        assert_eq!(words(CloseKind::Fin), quoted("fin"));
+        assert_eq!(words(CloseKind::Rst), quoted("rst"));
+        assert_eq!(words(EvictionCause::Idle), quoted("idle"));
+        assert_eq!(words(EvictionCause::TableFull), quoted("flow table full"));
     }
 }

@@ -22,6 +22,7 @@ use crate::capture::Timestamp;
 use crate::checks::names::{alert_description, alert_level};
 use crate::checks::{Checks, Verdict};
 use crate::facts::{FlowFacts, Role};
+use crate::flow::CloseKind;
 use crate::tls::model::{FrameNo, Step};
 use crate::tls::suites;
 
@@ -256,7 +257,7 @@ impl Ladder {
             });
         }
         for c in &facts.tcp.closes {
-            let rst = c.kind == "rst";
+            let rst = c.kind == CloseKind::Rst;
             rungs.push(Rung {
                 from: c.from,
                 frame: c.frame,
@@ -477,7 +478,7 @@ mod tests {
         let f = FlowBuilder::new()
             .client_hello(4, TlsVersion::TLS12, &[0x009c])
             .alert(Role::Server, 5, 2, 40)
-            .close(Role::Server, 6, "rst")
+            .close(Role::Server, 6, CloseKind::Rst)
             .build();
         let l = ladder(f);
         assert_eq!(

@@ -139,6 +139,7 @@ mod tests {
     use super::*;
     use crate::checks::fixture::FlowBuilder;
     use crate::checks::judge;
+    use crate::flow::CloseKind;
     use crate::profile::Profile;
     use crate::tls::model::TlsVersion;
 
@@ -159,7 +160,7 @@ mod tests {
             FlowBuilder::new()
                 .client_hello(4, TlsVersion::TLS12, &[0x009c])
                 .alert(Role::Server, 5, 2, 40)
-                .close(Role::Server, 6, "rst")
+                .close(Role::Server, 6, CloseKind::Rst)
                 .build(),
         );
         let s = statements(&d);

@@ -479,11 +479,11 @@ impl<'a> FlowRecord<'a> {
                     .iter()
                     .map(|c| CloseRecord {
                         from: c.from.name(),
-                        kind: c.kind,
+                        kind: c.kind.as_str(),
                         frame: c.frame,
                     })
                     .collect(),
-                evicted: f.tcp.evicted,
+                evicted: f.tcp.evicted.map(|e| e.as_str()),
             },
             checks,
             verdict: j.verdict,

@@ -5,7 +5,7 @@
 //! [`parse_certificate`], [`parse_certificate_request`], [`message_name`],
 //! [`is_hrr_random`]. Message reassembly across records is in `session.rs`;
 //! these functions take one complete message body and never panic: a
-//! malformed body is an `Err(HandshakeError)` that becomes a note.
+//! malformed body is an `Err(HandshakeError)` that becomes an `Anomaly`.
 
 use tls_parser::{
     parse_tls_handshake_client_hello, parse_tls_handshake_msg_certificate,
@@ -49,7 +49,7 @@ const HRR_RANDOM: [u8; 32] = [
 ];
 
 /// Why a handshake message could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 pub enum HandshakeError {
     #[error("malformed {message}")]
     Malformed { message: &'static str },

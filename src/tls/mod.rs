@@ -18,6 +18,7 @@
 //! - `on_gap(dir, len, frame)`: `len` bytes of `dir` were never seen.
 //! - `finish()` consumes the state and returns the facts.
 
+mod anomaly;
 pub mod cert;
 pub mod decrypt;
 pub mod handshake;
@@ -30,8 +31,9 @@ pub mod sniff;
 pub mod sslv2;
 pub mod suites;
 
+pub use anomaly::Anomaly;
 pub use session::MAX_TIMELINE_EVENTS;
-pub use session::{MAX_ALERTS, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES, MAX_NOTES};
+pub use session::{MAX_ALERTS, MAX_ANOMALIES, MAX_EVIDENCE_FRAMES, MAX_HANDSHAKE_NAMES};
 
 use std::sync::Arc;
 

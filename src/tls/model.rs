@@ -11,6 +11,7 @@
 use serde::Serialize;
 use std::sync::Arc;
 
+use super::anomaly::Anomaly;
 use crate::capture::Timestamp;
 use crate::decode::Dir;
 
@@ -435,8 +436,12 @@ pub struct TlsFacts {
     /// SMTP, FTP, HTTP CONNECT, …): what it looked like and where it started.
     pub cleartext_prefix: Option<NotTlsFacts>,
     pub per_dir: [DirectionFacts; 2],
-    /// Parse problems (damaged handshake, oversized message, …) with their frames.
-    pub notes: Vec<String>,
+    /// What could not be decoded in full (damaged handshake, oversized
+    /// message, bytes lost in a gap, …), each with its frame; capped at
+    /// [`MAX_ANOMALIES`](super::MAX_ANOMALIES).
+    pub anomalies: Vec<Anomaly>,
+    /// Anomalies past the cap, counted only.
+    pub anomalies_dropped: u32,
     /// Decryption status (`--keylog` / `--rsa-key`): None when no keys were given.
     pub decryption: Option<String>,
     /// The steps of the connection in capture order, capped (see

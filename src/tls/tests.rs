@@ -1,7 +1,7 @@
 //! Flow-level tests of the TLS stage: whole handshakes fed as TCP segments.
 
 use super::model::{CipherSuiteId, TlsFacts, TlsVersion};
-use super::{TlsFlow, TlsLimits, MAX_TIMELINE_EVENTS};
+use super::{Anomaly, TlsFlow, TlsLimits, MAX_TIMELINE_EVENTS};
 use crate::capture::Timestamp;
 use crate::decode::Dir;
 use proptest::prelude::*;
@@ -208,7 +208,7 @@ fn mutual_tls10_session_yields_every_fact() {
     assert_eq!(s.app_data.minimal_then_same_segment, 0);
     assert_eq!(f.alerts.len(), 1);
     assert!(f.alerts[0].encrypted && f.alerts[0].dir == Some(Dir::BA));
-    assert!(f.notes.is_empty(), "{:?}", f.notes);
+    assert!(f.anomalies.is_empty(), "{:?}", f.anomalies);
 }
 
 #[test]
@@ -650,9 +650,17 @@ fn oversized_handshake_message_is_noted_not_buffered() {
     f.on_data(Dir::BA, &record(22, &hs(14, &[])), 2, Timestamp::default());
     let f = f.finish();
     assert!(
-        f.notes.iter().any(|n| n.contains("exceeds")),
+        f.anomalies.iter().any(|a| matches!(
+            a,
+            Anomaly::CertificateMessageOverLimit {
+                frame: 1,
+                dir: Dir::BA,
+                limit: 64,
+                ..
+            }
+        )),
         "{:?}",
-        f.notes
+        f.anomalies
     );
     let chain = f.server_certificates.unwrap();
     assert!(chain.truncated);
@@ -681,7 +689,7 @@ fn oversized_certificate_message_still_yields_the_leaf_subject() {
         assert!(
             f.certificate_request.is_some(),
             "chunk {chunk}: {:?}",
-            f.notes
+            f.anomalies
         );
     }
 }

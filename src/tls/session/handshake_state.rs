@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::decode::big_endian::u24_at;
 use crate::decode::Dir;
 
+use super::super::anomaly::Anomaly;
 use super::super::cert;
 use super::super::handshake::{self as hs, HsHeader, HS_HEADER_LEN};
 use super::super::model::Step;
@@ -57,10 +58,12 @@ impl Core {
         if let Some(k) = self.keyed.as_mut() {
             k.on_oversized_message();
         }
-        self.note(format!(
-            "frame {frame}: {dir:?} Certificate message of {full_len} bytes exceeds the {}-byte limit; decoded from its first bytes",
-            self.limits.max_handshake_len
-        ));
+        self.anomaly(Anomaly::CertificateMessageOverLimit {
+            frame,
+            dir,
+            len: full_len,
+            limit: self.limits.max_handshake_len,
+        });
         self.saw_message(dir, frame, "certificate".to_string());
         if self.is_server(dir) {
             self.server_full_handshake = true;
@@ -97,12 +100,13 @@ impl Core {
         if let Some(k) = self.keyed.as_mut() {
             k.on_oversized_message();
         }
-        self.note(format!(
-            "frame {frame}: {dir:?} handshake message {} of {} bytes exceeds the {}-byte limit; skipped",
-            hs::message_name(h.msg_type),
-            h.len,
-            self.limits.max_handshake_len
-        ));
+        self.anomaly(Anomaly::HandshakeMessageOverLimit {
+            frame,
+            dir,
+            msg_type: h.msg_type,
+            len: h.len,
+            limit: self.limits.max_handshake_len,
+        });
     }
 
     fn on_handshake_message(&mut self, dir: Dir, msg: &[u8], frame: FrameNo) {
@@ -181,15 +185,15 @@ impl Core {
                 self.facts.client_hello = Some(ch);
                 self.client_dir.get_or_insert(dir);
             }
-            Err(e) => self.note(format!("frame {frame}: {e} from {dir:?}")),
+            Err(error) => self.anomaly(Anomaly::UndecodableHandshakeMessage { frame, dir, error }),
         }
     }
 
     fn on_server_hello(&mut self, dir: Dir, body: &[u8], frame: FrameNo) {
         let sh = match hs::parse_server_hello(body) {
             Ok(sh) => sh,
-            Err(e) => {
-                self.note(format!("frame {frame}: {e} from {dir:?}"));
+            Err(error) => {
+                self.anomaly(Anomaly::UndecodableHandshakeMessage { frame, dir, error });
                 return;
             }
         };
@@ -299,18 +303,20 @@ impl Core {
         };
         let ders = match parsed {
             Ok(v) => v,
-            Err(e) => {
-                self.note(format!("frame {frame}: {e} from {dir:?}"));
+            Err(error) => {
+                self.anomaly(Anomaly::UndecodableHandshakeMessage { frame, dir, error });
                 return;
             }
         };
         let max = self.limits.max_certs;
         let truncated = ders.len() > max;
         if truncated {
-            self.note(format!(
-                "frame {frame}: certificate chain of {} certificates; only the first {max} decoded",
-                ders.len()
-            ));
+            self.anomaly(Anomaly::CertificateChainOverLimit {
+                frame,
+                dir,
+                certs: ders.len(),
+                limit: max,
+            });
         }
         let chain = CertChainFacts {
             frame,
@@ -352,8 +358,8 @@ impl Core {
                     .certificate_request
                     .get_or_insert(CertRequestFacts { frame, ca_names });
             }
-            Err(e) => {
-                self.note(format!("frame {frame}: {e}"));
+            Err(error) => {
+                self.anomaly(Anomaly::UndecodableCertificateRequest { frame, error });
                 self.facts
                     .certificate_request
                     .get_or_insert(CertRequestFacts {
@@ -405,15 +411,15 @@ impl Core {
                         c.count = c.count.saturating_add(1);
                     }
                 }
-                None => self.note(format!("frame {frame}: malformed SSLv2 CLIENT-HELLO")),
+                None => self.anomaly(Anomaly::MalformedSslv2ClientHello { frame, dir }),
             },
             sslv2::MSG_SERVER_HELLO => match sslv2::parse_server_hello(body) {
                 Some(sh) => self.on_v2_server_hello(dir, &sh, frame),
-                None => self.note(format!("frame {frame}: malformed SSLv2 SERVER-HELLO")),
+                None => self.anomaly(Anomaly::MalformedSslv2ServerHello { frame, dir }),
             },
             // After CLIENT-MASTER-KEY the client's records are encrypted.
             sslv2::MSG_CLIENT_MASTER_KEY => self.dirs[d].encrypted = true,
-            0 => self.note(format!("frame {frame}: SSLv2 ERROR message from {dir:?}")),
+            0 => self.anomaly(Anomaly::Sslv2Error { frame, dir }),
             _ => {}
         }
     }
@@ -507,7 +513,7 @@ mod tests {
     }
 
     #[test]
-    fn capped_certificate_message_decodes_what_it_holds_and_notes_the_cut() {
+    fn capped_certificate_message_decodes_what_it_holds_and_records_the_cut() {
         let mut core = Core::default();
         let mut body = vec![0, 0, 0];
         for _ in 0..3 {
@@ -522,6 +528,14 @@ mod tests {
         assert!(chain.truncated);
         assert_eq!(chain.certs.len(), 3, "two whole, one cut");
         assert_eq!(core.facts.per_dir[1].handshake_messages, ["certificate"]);
-        assert!(core.facts.notes[0].contains("exceeds"));
+        assert_eq!(
+            core.facts.anomalies,
+            [Anomaly::CertificateMessageOverLimit {
+                frame: 3,
+                dir: Dir::BA,
+                len: 1000,
+                limit: core.limits.max_handshake_len,
+            }]
+        );
     }
 }

@@ -24,7 +24,7 @@
 //!   decrypting (see `keyed.rs`) are treated like needed bodies (borrowed
 //!   when whole, else buffered in `DirStream::buf`).
 //! - Every list in the facts is capped by a named const; exceeding a limit
-//!   adds a note, never unbounded growth. No input makes this panic.
+//!   adds an [`Anomaly`], never unbounded growth. No input makes this panic.
 
 mod app_data;
 mod handshake_reassembly;
@@ -36,6 +36,7 @@ use crate::decode::Dir;
 
 use std::sync::Arc;
 
+use super::anomaly::Anomaly;
 use super::decrypt::Keys;
 use super::keyed::{AfterRecord, FlowKeys};
 use super::model::{AlertFacts, FrameNo, TlsFacts, TlsVersion};
@@ -47,8 +48,10 @@ use record_stream::{feed, gap, DirStream, Rec};
 
 /// Frames kept per evidence list (minimal records, zero-length records).
 pub const MAX_EVIDENCE_FRAMES: usize = 16;
-/// Notes kept per flow; one more says that the rest were dropped.
-pub const MAX_NOTES: usize = 32;
+/// Anomalies kept per flow; the rest are only counted
+/// (`TlsFacts::anomalies_dropped`). A damaged flow shows its problem in the
+/// first few; more is a flood that would repeat itself.
+pub const MAX_ANOMALIES: usize = 32;
 /// Alerts kept per flow: a handshake has at most a couple; more is a flood.
 pub const MAX_ALERTS: usize = 32;
 /// Handshake message names kept per direction (a full handshake has ~10).
@@ -105,7 +108,6 @@ struct Core {
     /// changes cipher first).
     server_ccs_first: bool,
     fatal_alert: bool,
-    notes_dropped: bool,
     /// Decryption state when keys were given (`--keylog`, `--rsa-key`).
     keyed: Option<Box<FlowKeys>>,
     /// Capture time of the frame being fed (the timeline's clock).
@@ -222,14 +224,12 @@ fn push_capped<T>(v: &mut Vec<T>, x: T, cap: usize) {
 }
 
 impl Core {
-    fn note(&mut self, msg: String) {
-        if self.facts.notes.len() < MAX_NOTES {
-            self.facts.notes.push(msg);
-        } else if !self.notes_dropped {
-            self.notes_dropped = true;
-            self.facts.notes.push(format!(
-                "more than {MAX_NOTES} notes; the rest were dropped"
-            ));
+    /// Records an anomaly, or counts it past the cap.
+    fn anomaly(&mut self, anomaly: Anomaly) {
+        if self.facts.anomalies.len() < MAX_ANOMALIES {
+            self.facts.anomalies.push(anomaly);
+        } else {
+            self.facts.anomalies_dropped = self.facts.anomalies_dropped.saturating_add(1);
         }
     }
 
@@ -498,9 +498,7 @@ impl Core {
                     self.on_encrypted_handshake(dir, frame);
                 } else if let Some(body) = rec.body {
                     if body.is_empty() {
-                        self.note(format!(
-                            "frame {frame}: zero-length handshake record from {dir:?}"
-                        ));
+                        self.anomaly(Anomaly::ZeroLengthHandshakeRecord { frame, dir });
                     }
                     self.on_handshake_bytes(dir, body, frame);
                 }
@@ -612,10 +610,8 @@ impl Core {
         if self.facts.alerts.len() < MAX_ALERTS {
             self.facts.alerts.push(alert);
         } else if self.facts.alerts.len() == MAX_ALERTS {
-            self.note(format!(
-                "frame {frame}: more than {MAX_ALERTS} alerts; the rest are not listed"
-            ));
-            // Push past the cap once so the note is not repeated.
+            self.anomaly(Anomaly::AlertsOverLimit { frame });
+            // Push past the cap once so the anomaly is not repeated.
             self.facts.alerts.push(AlertFacts {
                 frame,
                 dir,

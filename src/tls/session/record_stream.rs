@@ -10,6 +10,7 @@
 
 use crate::decode::Dir;
 
+use super::super::anomaly::Anomaly;
 use super::super::model::{FrameNo, NotTlsFacts};
 use super::super::records::{self, ContentType, SyncRule, HEADER_LEN};
 use super::super::sniff;
@@ -178,9 +179,11 @@ pub(super) fn gap(st: &mut DirStream, core: &mut Core, dir: Dir, len: u64, frame
             st.adv = None;
             core.lose_keys(dir, "a TCP gap", frame);
             if !st.buf.is_empty() {
-                core.note(format!(
-                    "frame {frame}: a {dir:?} record was cut by a TCP gap of {len} bytes"
-                ));
+                core.anomaly(Anomaly::RecordCutByGap {
+                    frame,
+                    dir,
+                    gap_len: len,
+                });
                 // Its header is still evidence (type, version, length):
                 // e.g. behind a snaplen cut, that the handshake went on.
                 let v2 = st.v2 || core.sslv2_session;
@@ -193,9 +196,7 @@ pub(super) fn gap(st: &mut DirStream, core: &mut Core, dir: Dir, len: u64, frame
             st.buf.clear();
             st.skip = 0;
             if core.dirs[d].hs.reset() {
-                core.note(format!(
-                    "frame {frame}: a {dir:?} handshake message was lost in a TCP gap"
-                ));
+                core.anomaly(Anomaly::HandshakeMessageLostInGap { frame, dir });
             }
             st.mode = Mode::Hunt { at_start: false };
         }
@@ -327,9 +328,7 @@ fn lost_sync(
 ) {
     let at_start = st.records == 0;
     if !at_start {
-        core.note(format!(
-            "frame {frame}: {dir:?} bytes are not a TLS record header; searching for the next record"
-        ));
+        core.anomaly(Anomaly::NotARecordHeader { frame, dir });
     }
     st.buf.clear();
     st.skip = 0;
@@ -646,7 +645,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_header_after_records_is_searched_past_with_a_note() {
+    fn a_bad_header_after_records_is_searched_past_as_an_anomaly() {
         let mut stream = SESSION[..9].to_vec();
         stream.extend_from_slice(&[0xff; 5]);
         stream.extend_from_slice(&SESSION[9..]);
@@ -655,10 +654,13 @@ mod tests {
         assert_eq!(d.resyncs, 1);
         assert_eq!(d.unparsed_bytes, 5);
         assert_eq!(d.records, SESSION_RECORDS);
-        assert!(f
-            .notes
-            .iter()
-            .any(|n| n.contains("not a TLS record header")));
+        assert_eq!(
+            f.anomalies,
+            [Anomaly::NotARecordHeader {
+                frame: 1,
+                dir: Dir::AB
+            }]
+        );
     }
 
     #[test]
