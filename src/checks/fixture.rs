@@ -144,10 +144,10 @@ impl FlowBuilder {
 
     fn hs(&mut self, role: Role, name: &str, frame: FrameNo) {
         self.touch(frame);
-        self.step(role, frame, Step::Handshake(name.to_string()));
+        self.step(role, frame, Step::Handshake(name.to_string().into()));
         let d = self.dir_mut(role);
-        d.handshake_messages.push(name.to_string());
-        d.last_handshake = Some((name.to_string(), frame));
+        d.handshake_messages.push(name.to_string().into());
+        d.last_handshake = Some((name.to_string().into(), frame));
         d.first_frame.get_or_insert(frame);
         d.records += 1;
         self.f.tls.saw_tls = true;

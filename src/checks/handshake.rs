@@ -210,7 +210,7 @@ fn last_message(f: &FlowFacts, frame: FrameNo) -> Option<(Role, &str, FrameNo)> 
                 .last_handshake
                 .as_ref()
                 .filter(|(_, fr)| *fr <= frame)
-                .map(|(n, fr)| (r, n.as_str(), *fr))
+                .map(|(n, fr)| (r, n.as_ref(), *fr))
         })
         .max_by_key(|&(r, _, fr)| (fr, r == Role::Server))
 }

@@ -14,7 +14,7 @@ use tls_parser::{
 
 use crate::decode::big_endian::u24_at;
 
-use super::model::{CipherSuiteId, ClientHelloFacts, TlsVersion};
+use super::model::{CipherSuiteId, ClientHelloFacts, MessageName, TlsVersion};
 
 /// Handshake message header length (type, u24 length).
 pub const HS_HEADER_LEN: usize = 4;
@@ -74,29 +74,29 @@ impl HsHeader {
 }
 
 /// tshark-style snake-case name of a handshake message type.
-pub fn message_name(t: u8) -> String {
-    match t {
-        0 => "hello_request".into(),
-        1 => "client_hello".into(),
-        2 => "server_hello".into(),
-        3 => "hello_verify_request".into(),
-        4 => "new_session_ticket".into(),
-        5 => "end_of_early_data".into(),
-        6 => "hello_retry_request".into(),
-        8 => "encrypted_extensions".into(),
-        11 => "certificate".into(),
-        12 => "server_key_exchange".into(),
-        13 => "certificate_request".into(),
-        14 => "server_hello_done".into(),
-        15 => "certificate_verify".into(),
-        16 => "client_key_exchange".into(),
-        20 => "finished".into(),
-        21 => "certificate_url".into(),
-        22 => "certificate_status".into(),
-        24 => "key_update".into(),
-        67 => "next_protocol".into(),
-        t => format!("unknown_{t}"),
-    }
+pub fn message_name(t: u8) -> MessageName {
+    MessageName::Borrowed(match t {
+        0 => "hello_request",
+        1 => "client_hello",
+        2 => "server_hello",
+        3 => "hello_verify_request",
+        4 => "new_session_ticket",
+        5 => "end_of_early_data",
+        6 => "hello_retry_request",
+        8 => "encrypted_extensions",
+        11 => "certificate",
+        12 => "server_key_exchange",
+        13 => "certificate_request",
+        14 => "server_hello_done",
+        15 => "certificate_verify",
+        16 => "client_key_exchange",
+        20 => "finished",
+        21 => "certificate_url",
+        22 => "certificate_status",
+        24 => "key_update",
+        67 => "next_protocol",
+        t => return MessageName::Owned(format!("unknown_{t}")),
+    })
 }
 
 pub fn is_hrr_random(random: &[u8]) -> bool {

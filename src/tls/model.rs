@@ -9,7 +9,12 @@
 //! rename or change their meaning.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::sync::Arc;
+
+/// A handshake message's name (`client_hello`, …): a constant for every
+/// known type, so naming each message of each flow allocates nothing.
+pub type MessageName = Cow<'static, str>;
 
 use super::anomaly::Anomaly;
 use crate::capture::Timestamp;
@@ -341,9 +346,9 @@ pub struct DirectionFacts {
     /// Bytes skipped because the record walk could not find a record boundary.
     pub unparsed_bytes: u64,
     /// Handshake messages in order (names; `encrypted` for opaque ones), capped.
-    pub handshake_messages: Vec<String>,
+    pub handshake_messages: Vec<MessageName>,
     /// Last plaintext handshake message name and its frame.
-    pub last_handshake: Option<(String, FrameNo)>,
+    pub last_handshake: Option<(MessageName, FrameNo)>,
     /// The direction's bytes did not start at a record boundary (capture began
     /// mid-connection): the walk found its first record by resynchronising,
     /// or the first record was already application data.
@@ -358,7 +363,7 @@ pub struct DirectionFacts {
 pub enum Step {
     /// A cleartext handshake message (or one read with the keys), by its
     /// name as in `handshake_messages` (`client_hello`, `finished`, …).
-    Handshake(String),
+    Handshake(MessageName),
     /// A protected handshake record that could not be read: the Finished
     /// after a ChangeCipherSpec, or TLS 1.3's encrypted flight.
     EncryptedHandshake,

@@ -12,8 +12,8 @@ use super::super::cert;
 use super::super::handshake::{self as hs, HsHeader, HS_HEADER_LEN};
 use super::super::model::Step;
 use super::super::model::{
-    CertChainFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts, FrameNo, ServerHelloFacts,
-    TlsVersion,
+    CertChainFacts, CertRequestFacts, CipherSuiteId, ClientHelloFacts, FrameNo, MessageName,
+    ServerHelloFacts, TlsVersion,
 };
 use super::super::sslv2;
 use super::super::suites;
@@ -40,7 +40,7 @@ impl Core {
 
     /// One handshake message by name: a timeline step, the direction's
     /// list of messages and its last one.
-    fn saw_message(&mut self, dir: Dir, frame: FrameNo, name: String) {
+    fn saw_message(&mut self, dir: Dir, frame: FrameNo, name: MessageName) {
         self.step(dir, frame, Step::Handshake(name.clone()));
         let df = &mut self.facts.per_dir[dir.index()];
         push_capped(
@@ -64,7 +64,7 @@ impl Core {
             len: full_len,
             limit: self.limits.max_handshake_len,
         });
-        self.saw_message(dir, frame, "certificate".to_string());
+        self.saw_message(dir, frame, "certificate".into());
         if self.is_server(dir) {
             self.server_full_handshake = true;
             self.update_resumption();
@@ -383,11 +383,11 @@ impl Core {
             return;
         };
         let name = match msg {
-            0 => "sslv2_error".to_string(),
-            1 => "sslv2_client_hello".to_string(),
-            2 => "sslv2_client_master_key".to_string(),
-            4 => "sslv2_server_hello".to_string(),
-            t => format!("sslv2_unknown_{t}"),
+            0 => "sslv2_error".into(),
+            1 => "sslv2_client_hello".into(),
+            2 => "sslv2_client_master_key".into(),
+            4 => "sslv2_server_hello".into(),
+            t => MessageName::Owned(format!("sslv2_unknown_{t}")),
         };
         self.saw_message(dir, frame, name);
         match msg {

@@ -514,7 +514,7 @@ impl Core {
         df.encrypted_handshake = Some(frame);
         push_capped(
             &mut df.handshake_messages,
-            "encrypted".to_string(),
+            "encrypted".into(),
             MAX_HANDSHAKE_NAMES,
         );
         self.dirs[d].finished = true;
@@ -529,7 +529,7 @@ impl Core {
         }
         push_capped(
             &mut self.facts.per_dir[d].handshake_messages,
-            "encrypted".to_string(),
+            "encrypted".into(),
             MAX_HANDSHAKE_NAMES,
         );
         self.step(dir, frame, Step::EncryptedHandshake);
