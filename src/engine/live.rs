@@ -63,8 +63,9 @@ pub enum LiveEvent {
     },
 }
 
-/// Run until Ctrl-C / SIGTERM / `duration`. `on_event` errors stop the run.
-pub fn run<E: From<EngineError>>(
+/// Capture until Ctrl-C / SIGTERM / `duration`, telling `on_event` what
+/// happens. `on_event` errors stop the run.
+fn watch<E: From<EngineError>>(
     run: &LiveRun,
     opts: &EngineOptions,
     on_event: &mut dyn FnMut(LiveEvent) -> Result<(), E>,
@@ -237,7 +238,7 @@ pub fn audit(
         }
         None => None,
     };
-    let stats = run::<LiveError>(live, &plan.engine, &mut |ev| {
+    let stats = watch::<LiveError>(live, &plan.engine, &mut |ev| {
         match ev {
             LiveEvent::Started => {
                 if !plan.quiet {
