@@ -4,7 +4,13 @@
 //! Owns: [`Plan`], the `check` run ([`check::run`]) and the `live` run
 //! ([`live::audit`]), [`EngineOptions`], [`InputFacts`], [`EngineError`],
 //! the worker ([`worker::Worker`]) and the sharded parallel reader
-//! ([`parallel`]). The engine is the only place that spawns threads.
+//! ([`parallel`]).
+//!
+//! Threads: the engine starts the pipeline's (the `check` pool, which reads
+//! the inputs, and the sharded workers of `-j N`); the `check` report is
+//! written on the calling thread. The only other thread is the `live
+//! --metrics` endpoint's ([`crate::report::metrics::MetricsServer`], with
+//! the threads its HTTP server, tiny_http, starts for itself).
 //!
 //! One way to run the pipeline over an input: [`stream`] hands each
 //! finished flow to a closure, in report order; [`collect`] is `stream`

@@ -372,7 +372,8 @@ impl Reporter {
         Ok(())
     }
 
-    /// A judged flow (in final report order for files; as judged for live/stdin).
+    /// A judged flow (in first-frame order for files and stdin; as judged
+    /// for live).
     pub fn flow(&mut self, mut flow: JudgedFlow) -> Result<(), RenderError> {
         self.peer_events(&mut flow)?;
         if let Some(m) = &self.metrics {
