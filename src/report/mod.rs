@@ -553,7 +553,7 @@ impl Reporter {
                     .summary()
                     .into_iter()
                     .filter(|p| p.flows >= 2 || p.changes > 0)
-                    .map(|p| PeerRecord::new(p, &mut self.redactor))
+                    .map(|p| p.with_addresses(|a| self.redactor.text(&a.to_string())))
                     .collect();
                 let view = RunView {
                     peers: &peers,
