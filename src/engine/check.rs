@@ -95,7 +95,7 @@ pub fn run(plan: &Plan, out: Box<dyn Write + Send>) -> Result<CheckOutcome, RunE
             }
             let bar = progress_bar(progress, &path);
             let r = stream(
-                path.as_path(),
+                &path,
                 i,
                 &opts,
                 &|pos| {

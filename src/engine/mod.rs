@@ -14,9 +14,9 @@
 //!
 //! One way to run the pipeline over an input: [`stream`] hands each
 //! finished flow to a closure, in report order; [`collect`] is `stream`
-//! into a `Vec`. Both commands use it: `check` streams every input,
-//! `live` drives a [`Worker`] itself (its flows are reported as they are
-//! judged, not in first-frame order).
+//! into a `Vec`. `check` streams each of its inputs; `live` drives a
+//! [`Worker`] itself, since it reports each flow as soon as it is judged,
+//! not in first-frame order.
 //!
 //! Determinism (R8): flows of a file input are reported sorted by first
 //! frame (ties by flow key), so the thread count changes speed, never the
@@ -185,21 +185,9 @@ pub enum Input {
     Source(Box<FileSource>),
 }
 
-impl From<&Path> for Input {
-    fn from(path: &Path) -> Input {
-        Input::Path(path.to_path_buf())
-    }
-}
-
-impl From<&PathBuf> for Input {
-    fn from(path: &PathBuf) -> Input {
-        Input::Path(path.clone())
-    }
-}
-
-impl From<PathBuf> for Input {
-    fn from(path: PathBuf) -> Input {
-        Input::Path(path)
+impl<P: AsRef<Path>> From<P> for Input {
+    fn from(path: P) -> Input {
+        Input::Path(path.as_ref().to_path_buf())
     }
 }
 
