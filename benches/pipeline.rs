@@ -1,4 +1,4 @@
-//! End-to-end MB/s through `engine::collect_facts` with 1 and 2 threads on
+//! End-to-end MB/s through `engine::collect` with 1 and 2 threads on
 //! a generated capture in a temporary directory (the file is read from the
 //! page cache, as in `bench/compare.sh`).
 
@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
                 ..EngineOptions::default()
             };
             g.bench_function(format!("{name} -j{threads}"), |b| {
-                b.iter(|| match engine::collect_facts(&path, 0, &opts, &|_| {}) {
+                b.iter(|| match engine::collect(&path, 0, &opts) {
                     Ok(f) => black_box(f.flows.len()),
                     Err(e) => panic!("{e}"),
                 })

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         threads,
         ..EngineOptions::default()
     };
-    let facts = match engine::collect_facts(&path, 0, &opts, &|_| {}) {
+    let facts = match engine::collect(&path, 0, &opts) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("factsdump: {e}");

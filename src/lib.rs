@@ -44,6 +44,7 @@
 //! | check §3.4 certificate CNs | `checks/certificates.rs` |
 //! | §3.4 extra certificate findings (expiry, EKU, issuer) | `checks/certificate_findings.rs` |
 //! | report formats | `report/{table,json,markdown,html,ecs}.rs` |
+//! | one input through the pipeline (`engine::stream`) | `engine/mod.rs`; `-j N`: `engine/parallel.rs` |
 //! | the `check` run (inputs → report) | `engine/check.rs` |
 //! | the `live` run | `engine/live.rs` |
 //! | command line → plan | `cli/args.rs`, `cli/plan.rs` |

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use tlsaudit::engine::{collect_facts, EngineOptions, PortFilter};
+use tlsaudit::engine::{collect, EngineOptions, PortFilter};
 
 use crate::util::{corpus_captures, corpus_dir};
 
@@ -33,7 +33,7 @@ fn packet_counts_match_capinfos_and_every_tls_flow_is_found() {
     let mut flows_expected = 0;
     for (path, facts) in &captures {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let result = collect_facts(path, 0, &any_port(), &|_| {});
+        let result = collect(path, 0, &any_port());
         let input = match result {
             Ok(i) => i,
             Err(e) => {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use tlsaudit::decode::Dir;
-use tlsaudit::engine::{collect_facts, EngineOptions, PortFilter};
+use tlsaudit::engine::{collect, EngineOptions, PortFilter};
 use tlsaudit::facts::FlowFacts;
 use tlsaudit::tls::model::CertChainFacts;
 
@@ -194,7 +194,7 @@ fn tls_facts_agree_with_tshark_on_the_corpus() {
     let mut total = 0usize;
     for (path, facts) in corpus_captures(&dir) {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let flows = match collect_facts(&path, 0, &any_port(), &|_| {}) {
+        let flows = match collect(&path, 0, &any_port()) {
             Ok(i) => i.flows,
             Err(_) => Vec::new(),
         };

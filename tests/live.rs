@@ -402,6 +402,91 @@ fn live_binary_reports_a_mutual_tls_flow_with_its_verdicts() {
     });
 }
 
+#[test]
+fn live_write_to_a_full_disk_warns_once_and_counts_the_failures_in_the_summary() {
+    let name = "tlsaudit live --write on a full disk";
+    if !should_run(name) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir_path = dir.path().to_path_buf();
+    in_netns(move || {
+        let out = dir_path.join("out.jsonl");
+        // /dev/full opens, then fails every write with ENOSPC.
+        let args = [
+            "-i",
+            "lo",
+            "--duration",
+            "3",
+            "--format",
+            "jsonl",
+            "--summary-interval",
+            "0",
+            "--write",
+            "/dev/full",
+        ];
+        let mut audit = spawn_tlsaudit(&args, &out);
+        // "watching lo …": the capture is open and filtering (a bound
+        // packet socket is not yet: packets before the filter are dropped).
+        let mut stderr = std::io::BufReader::new(audit.0.stderr.take().expect("stderr"));
+        let mut started = String::new();
+        std::io::BufRead::read_line(&mut stderr, &mut started).expect("read stderr");
+        assert!(started.contains("watching lo"), "{started}");
+        let server = serve(AUDITED);
+        for i in 0..CONNS {
+            let mut c = TcpStream::connect(("127.0.0.1", AUDITED)).expect("connect");
+            c.write_all(format!("OPTIONS sip:{AUDITED} #{i}\r\n").as_bytes())
+                .expect("write");
+            c.shutdown(Shutdown::Write).ok();
+        }
+        assert_eq!(server.join().expect("server").len(), CONNS);
+        let status = audit.0.wait().expect("tlsaudit");
+        assert_ne!(
+            status.code(),
+            Some(2),
+            "a full disk does not stop the audit"
+        );
+
+        let lines = json_lines(&out);
+        let warnings: Vec<&str> = lines
+            .iter()
+            .filter(|l| l["type"] == "warning")
+            .filter_map(|l| l["data"]["message"].as_str())
+            .filter(|m| m.contains("evidence file"))
+            .collect();
+        assert_eq!(
+            warnings.len(),
+            1,
+            "one warning per kind of error: {warnings:?}"
+        );
+        assert!(
+            warnings[0].contains("/dev/full") && warnings[0].contains("No space left on device"),
+            "{}",
+            warnings[0]
+        );
+        let input = lines
+            .iter()
+            .find(|l| l["type"] == "input")
+            .expect("input line at exit");
+        let counted: Vec<&str> = input["data"]["warnings"]
+            .as_array()
+            .expect("warnings")
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| w.contains("write(s) to the evidence file failed"))
+            .collect();
+        assert_eq!(counted.len(), 1, "{input}");
+        // A flush a second and one at exit, at least: each one fails.
+        let n: u64 = counted[0]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(n >= 2, "{}", counted[0]);
+        assert_eq!(flows(&lines).len(), CONNS, "every flow still audited");
+    });
+}
+
 /// SYN segments (without ACK) to the audited port in a pcap file.
 fn client_syns(path: &std::path::Path) -> usize {
     let mut src = tlsaudit::capture::file::FileSource::open(path).expect("open written pcap");

@@ -7,7 +7,7 @@
 use std::io::Cursor;
 
 use tlsaudit::capture::file::FileSource;
-use tlsaudit::engine::{stream_from_source, EngineOptions, CHECKPOINT_FRAMES, MAX_WAITING};
+use tlsaudit::engine::{stream, EngineOptions, CHECKPOINT_FRAMES, MAX_WAITING};
 
 /// A raw-IPv4 pcap: one long-lived flow (SYN at frame 1, data now and
 /// then, FIN at the very end) and `short` complete short flows.
@@ -105,7 +105,7 @@ fn first_frames(bytes: &[u8], threads: usize) -> Vec<u64> {
         ..EngineOptions::default()
     };
     let mut order = Vec::new();
-    stream_from_source(source, 0, &opts, &|_| {}, &mut |f| {
+    stream(source, 0, &opts, &|_| {}, &mut |f| {
         order.push(f.first_frame)
     })
     .unwrap();

@@ -204,7 +204,7 @@ fn stream_flood(bytes: Vec<u8>, opts: &EngineOptions) -> (u64, u64, i64, Duratio
     let started = std::time::Instant::now();
     let base = mutate::alloc::reset_peak();
     let (mut seen, mut full) = (0u64, 0u64);
-    tlsaudit::engine::stream_from_source(source, 0, opts, &|_| {}, &mut |f| {
+    tlsaudit::engine::stream(source, 0, opts, &|_| {}, &mut |f| {
         seen += 1;
         if f.tcp.evicted == Some(EvictionCause::TableFull) {
             full += 1;
@@ -247,7 +247,7 @@ fn syn_flood_with_a_small_flow_table_evicts_and_counts_with_bounded_memory() {
     )
     .expect("opens");
     opts.flow_limits.max_flows = 100;
-    let facts = tlsaudit::engine::collect_from_source(source, 0, &opts, &|_| {}).expect("reads");
+    let facts = tlsaudit::engine::collect(source, 0, &opts).expect("reads");
     assert_eq!(facts.evicted_full, 4_900);
     assert_eq!(facts.flows.len(), 5_000);
 }
@@ -352,8 +352,7 @@ fn sequence_jumps_are_resynchronised_and_counted_as_gaps() {
         "seq-jumps".into(),
     )
     .expect("opens");
-    let facts = tlsaudit::engine::collect_from_source(source, 0, &any_port_options(1), &|_| {})
-        .expect("reads");
+    let facts = tlsaudit::engine::collect(source, 0, &any_port_options(1)).expect("reads");
     assert_eq!(facts.flows.len(), 1);
     let tcp = &facts.flows[0].tcp;
     assert_eq!(tcp.gaps, 200, "{tcp:?}");
@@ -380,8 +379,7 @@ fn pcap_record_with_caplen_0xffffffff_is_a_warning_after_the_good_frames() {
     )
     .expect("opens");
     let base = mutate::alloc::reset_peak();
-    let facts = tlsaudit::engine::collect_from_source(source, 0, &any_port_options(1), &|_| {})
-        .expect("reads");
+    let facts = tlsaudit::engine::collect(source, 0, &any_port_options(1)).expect("reads");
     assert!(mutate::alloc::peak() - base < MAX_BYTES_PER_INPUT);
     assert_eq!(facts.stats.packets, 3);
     assert_eq!(facts.stats.warnings.len(), 1, "{:?}", facts.stats.warnings);

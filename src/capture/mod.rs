@@ -95,6 +95,23 @@ impl Timestamp {
     pub fn rfc3339(self) -> String {
         self.to_string()
     }
+
+    /// RFC 3339 of `t` (this timestamp's calendar time) through padded
+    /// format arguments: the general form, for what the stack buffer of
+    /// `Display` does not cover.
+    fn write_padded(self, t: time::OffsetDateTime, f: &mut dyn fmt::Write) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            self.nanos / 1000
+        )
+    }
 }
 
 /// RFC 3339 (see [`Timestamp::rfc3339`]), written straight into the output.
@@ -122,17 +139,7 @@ impl fmt::Display for Timestamp {
                 }
                 f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
             }
-            Ok(t) => write!(
-                f,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                self.nanos / 1000
-            ),
+            Ok(t) => self.write_padded(t, f),
             Err(_) => write!(f, "{}.{:06}", self.secs, self.nanos / 1000),
         }
     }
@@ -242,19 +249,12 @@ mod tests {
         assert_eq!(Timestamp::new(12, 400).secs_since(a), 1);
     }
 
-    /// The padded `format!` the stack-buffer writer replaces.
+    /// The padded form the stack-buffer writer replaces.
     fn padded(ts: Timestamp) -> String {
         let t = time::OffsetDateTime::from_unix_timestamp(ts.secs).expect("in range");
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            ts.nanos / 1000
-        )
+        let mut text = String::new();
+        ts.write_padded(t, &mut text).expect("writes");
+        text
     }
 
     #[test]

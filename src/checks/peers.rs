@@ -112,18 +112,37 @@ struct PeerState {
     changes: u64,
 }
 
-/// One peer pair at the end of a run (`check`'s per-peer section).
+/// One peer pair at the end of a run (`check`'s per-peer section). The
+/// addresses are `IpAddr` here; [`PeerSummary::with_addresses`] gives the
+/// same pair with them written another way (the report's redacted text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PeerSummary {
+pub struct PeerSummary<Address = IpAddr> {
     pub input: usize,
-    pub client: IpAddr,
-    pub server: IpAddr,
+    pub client: Address,
+    pub server: Address,
     pub server_cn: Option<String>,
     pub client_cn: Option<String>,
     pub version: Option<String>,
     pub cipher_suite: Option<String>,
     pub flows: u64,
     pub changes: u64,
+}
+
+impl PeerSummary {
+    /// The same pair, each address written by `write`.
+    pub fn with_addresses<A>(self, mut write: impl FnMut(IpAddr) -> A) -> PeerSummary<A> {
+        PeerSummary {
+            input: self.input,
+            client: write(self.client),
+            server: write(self.server),
+            server_cn: self.server_cn,
+            client_cn: self.client_cn,
+            version: self.version,
+            cipher_suite: self.cipher_suite,
+            flows: self.flows,
+            changes: self.changes,
+        }
+    }
 }
 
 /// A difference between a flow and what its peer (or name) presented before.

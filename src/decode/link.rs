@@ -7,6 +7,20 @@
 //! a known carrier of something other than IP is
 //! [`DecodeError::UnknownEtherType`], so the engine can say how many frames
 //! it could not look into instead of dropping them silently.
+//!
+//! The Ethernet II header and VLAN tags are etherparse's slices (as cheap as
+//! the hand-written reads they replaced: `check -j 1` on a 95 MB tap capture
+//! with a VLAN tag in every frame, 564.0 M instructions before and 564.6 M
+//! after in callgrind, within its run-to-run spread of 0.2 %). The rest is
+//! written here because etherparse (0.21) has no such slice: Cisco MetaData,
+//! PPPoE, MPLS and SLL2 are not in it, and its `LinuxSllSlice` rejects ARPHRD
+//! types it does not list (the corpus's `ndpi__KakaoTalk_chat.pcap`, from an
+//! Android phone, has ARPHRD 530, raw IP: every frame would be lost) while
+//! only the SLL protocol field matters here. Its `SlicedPacket` /
+//! `LaxSlicedPacket` lack the same layers (a frame would stop at Cisco
+//! MetaData, PPPoE or MPLS), so the walk over EtherTypes stays here.
+
+use etherparse::{EtherType, Ethernet2Header, Ethernet2Slice, SingleVlanHeader, SingleVlanSlice};
 
 use super::big_endian::u16_at;
 use super::DecodeError;
@@ -16,11 +30,11 @@ use crate::capture::LinkType;
 /// networks rarely stack more than 3 VLAN or 4 MPLS labels).
 pub const MAX_LINK_EXTS: usize = 8;
 
-const ETH_IPV4: u16 = 0x0800;
-const ETH_IPV6: u16 = 0x86dd;
-const ETH_VLAN: u16 = 0x8100;
-const ETH_QINQ: u16 = 0x88a8;
-const ETH_QINQ_OLD: u16 = 0x9100;
+const ETH_IPV4: u16 = EtherType::IPV4.0;
+const ETH_IPV6: u16 = EtherType::IPV6.0;
+const ETH_VLAN: u16 = EtherType::VLAN_TAGGED_FRAME.0;
+const ETH_QINQ: u16 = EtherType::PROVIDER_BRIDGING.0;
+const ETH_QINQ_OLD: u16 = EtherType::VLAN_DOUBLE_TAGGED_FRAME.0;
 const ETH_PPPOE_SESSION: u16 = 0x8864;
 const ETH_MPLS: u16 = 0x8847;
 const ETH_MPLS_MC: u16 = 0x8848;
@@ -87,11 +101,9 @@ pub fn ip_payload(link: LinkType, data: &[u8]) -> Result<Option<&[u8]>, DecodeEr
 
 /// Ethernet II frame starting at `data` (`base` = offset for messages).
 pub fn ethernet(data: &[u8], base: usize) -> Result<Option<&[u8]>, DecodeError> {
-    if data.len() < 14 {
-        return Err(truncated("ethernet", 14, data.len(), base));
-    }
-    let ethertype = u16_at(data, 12).unwrap_or(0);
-    ethertype_payload(ethertype, data, 14)
+    let eth = Ethernet2Slice::from_slice_without_fcs(data)
+        .map_err(|e| truncated("ethernet", e.required_len, e.len, base))?;
+    ethertype_payload(eth.ether_type().0, data, Ethernet2Header::LEN)
 }
 
 /// Follow an ethertype (and its tags) starting at `at`.
@@ -115,9 +127,10 @@ fn ethertype_payload(
                 at += CISCO_METADATA_LEN;
             }
             ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
-                ethertype = u16_at(data, at + 2)
-                    .ok_or_else(|| truncated("802.1Q", 4, data.len().saturating_sub(at), at))?;
-                at += 4;
+                let tag = SingleVlanSlice::from_slice(data.get(at..).unwrap_or_default())
+                    .map_err(|e| truncated("802.1Q", e.required_len, e.len, at))?;
+                ethertype = tag.ether_type().0;
+                at += SingleVlanHeader::LEN;
             }
             ETH_PPPOE_SESSION => {
                 // 6-byte PPPoE header, then the 2-byte PPP protocol.

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::{stream_file, EngineError, EngineOptions, InputFacts, Plan};
+use super::{stream, EngineError, EngineOptions, InputFacts, Plan};
 use crate::checks;
 use crate::facts::FlowFacts;
 use crate::report::{Format, InputReport, RenderError, Reporter, Totals};
@@ -94,7 +94,7 @@ pub fn run(plan: &Plan, out: Box<dyn Write + Send>) -> Result<CheckOutcome, RunE
                 return;
             }
             let bar = progress_bar(progress, &path);
-            let r = stream_file(
+            let r = stream(
                 &path,
                 i,
                 &opts,

@@ -4,7 +4,8 @@
 //! Time: flows expire on capture time; when the link is quiet no packet
 //! carries time, so the loop advances capture time from the wall clock.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -55,6 +56,9 @@ pub enum LiveEvent {
     /// SIGHUP: the `--write` file was re-opened; the caller re-opens its
     /// report file (logrotate).
     Reopen,
+    /// Writing the `--write` file failed in a way not seen before in this
+    /// run (the message says how); the audit goes on.
+    EvidenceLost(String),
     /// Once a second: capture totals so far and the flows still open
     /// (what `--metrics` exposes).
     Stats {
@@ -63,8 +67,9 @@ pub enum LiveEvent {
     },
 }
 
-/// Run until Ctrl-C / SIGTERM / `duration`. `on_event` errors stop the run.
-pub fn run<E: From<EngineError>>(
+/// Capture until Ctrl-C / SIGTERM / `duration`, telling `on_event` what
+/// happens. `on_event` errors stop the run.
+fn watch<E: From<EngineError>>(
     run: &LiveRun,
     opts: &EngineOptions,
     on_event: &mut dyn FnMut(LiveEvent) -> Result<(), E>,
@@ -115,6 +120,7 @@ pub fn run<E: From<EngineError>>(
     let mut last_tick = Instant::now();
     let mut last_sweep = Instant::now();
     let mut dropped_reported = 0u64;
+    let mut evidence_loss = EvidenceLoss::default();
 
     while !stop.load(Ordering::Relaxed) {
         if run.duration.is_some_and(|d| started.elapsed() >= d) {
@@ -125,8 +131,11 @@ pub fn run<E: From<EngineError>>(
             if let Ok(seg) = decode::decode(&frame) {
                 if opts.filter.matches(seg.src.port(), seg.dst.port()) {
                     if let Some(p) = pcap.as_mut() {
-                        // A write error (disk full) must not stop the audit.
-                        let _ = p.write(&frame);
+                        // A write error (disk full) must not stop the
+                        // audit, nor go unsaid.
+                        if let Some(w) = evidence_loss.attempt(p, |p| p.write(&frame)) {
+                            on_event(LiveEvent::EvidenceLost(w))?;
+                        }
                     }
                 }
             }
@@ -135,7 +144,9 @@ pub fn run<E: From<EngineError>>(
         if reopen.swap(false, Ordering::Relaxed) {
             if let Some(p) = pcap.as_mut() {
                 // Like a write error: the audit goes on (the next write retries).
-                let _ = p.reopen();
+                if let Some(w) = evidence_loss.attempt(p, PcapRing::reopen) {
+                    on_event(LiveEvent::EvidenceLost(w))?;
+                }
             }
             on_event(LiveEvent::Reopen)?;
         }
@@ -143,7 +154,9 @@ pub fn run<E: From<EngineError>>(
             last_sweep = Instant::now();
             worker.sweep(wall_clock());
             if let Some(p) = pcap.as_mut() {
-                let _ = p.flush();
+                if let Some(w) = evidence_loss.attempt(p, PcapRing::flush) {
+                    on_event(LiveEvent::EvidenceLost(w))?;
+                }
             }
             on_event(LiveEvent::Stats {
                 stats: cap.stats().clone(),
@@ -174,16 +187,62 @@ pub fn run<E: From<EngineError>>(
         on_event(LiveEvent::Flow(Box::new(f)))?;
     }
     if let Some(p) = pcap.as_mut() {
-        let _ = p.flush();
+        if let Some(w) = evidence_loss.attempt(p, PcapRing::flush) {
+            on_event(LiveEvent::EvidenceLost(w))?;
+        }
     }
     let mut stats = cap.refresh_stats().clone();
     stats.warnings.extend(
         counters
             .warnings()
             .into_iter()
+            .chain(evidence_loss.summary())
             .map(|message| crate::capture::CaptureWarning { offset: 0, message }),
     );
     Ok(stats)
+}
+
+/// Failed writes to the `--write` file, by kind of error. Losing evidence
+/// must not stop the audit, and must never be silent: the first failure of
+/// each kind is a warning at once, and the report's summary counts them.
+#[derive(Debug, Default)]
+struct EvidenceLoss {
+    /// Kind → (failures, the file and error of the first one).
+    by_kind: BTreeMap<io::ErrorKind, (u64, String)>,
+}
+
+impl EvidenceLoss {
+    /// Do `op` on the ring and count it if it failed; the warning to give
+    /// now when it is the first failure of its kind.
+    fn attempt(
+        &mut self,
+        ring: &mut PcapRing,
+        op: impl FnOnce(&mut PcapRing) -> io::Result<()>,
+    ) -> Option<String> {
+        let e = op(ring).err()?;
+        self.record(&ring.current_path(), &e)
+    }
+
+    fn record(&mut self, file: &Path, e: &io::Error) -> Option<String> {
+        let what = format!("{} ({e})", file.display());
+        let seen = self.by_kind.entry(e.kind()).or_insert((0, String::new()));
+        seen.0 += 1;
+        if seen.0 > 1 {
+            return None;
+        }
+        seen.1 = what;
+        Some(format!(
+            "cannot write the evidence file {}: the audit goes on, but packets are missing from it (counted in the summary)",
+            seen.1
+        ))
+    }
+
+    /// One line per kind of failure, for the run's summary.
+    fn summary(&self) -> impl Iterator<Item = String> + '_ {
+        self.by_kind.values().map(|(n, first)| {
+            format!("{n} write(s) to the evidence file failed, the first to {first}: packets are missing from it")
+        })
+    }
 }
 
 fn wall_clock() -> Timestamp {
@@ -237,7 +296,7 @@ pub fn audit(
         }
         None => None,
     };
-    let stats = run::<LiveError>(live, &plan.engine, &mut |ev| {
+    let stats = watch::<LiveError>(live, &plan.engine, &mut |ev| {
         match ev {
             LiveEvent::Started => {
                 if !plan.quiet {
@@ -253,6 +312,7 @@ pub fn audit(
             LiveEvent::Dropped(n) => reporter.warning(&format!(
                 "the kernel dropped {n} packet(s): verdicts of flows in that window may be unknown (try --ring-mib)"
             ))?,
+            LiveEvent::EvidenceLost(message) => reporter.warning(&message)?,
             LiveEvent::Reopen => {
                 if let Some(path) = plan.output.as_deref() {
                     reporter.replace_output(reopen_output(path)?)?;
@@ -314,4 +374,68 @@ fn reopen_output(path: &Path) -> Result<Box<dyn Write + Send>, LiveError> {
             source,
         })?;
     Ok(Box::new(std::io::BufWriter::new(f)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Frame, LinkType};
+
+    fn frame(data: &[u8]) -> Frame<'_> {
+        Frame {
+            index: 1,
+            ts: Timestamp::new(1_700_000_000, 0),
+            link: LinkType::ETHERNET,
+            caplen: data.len() as u32,
+            origlen: data.len() as u32,
+            data,
+        }
+    }
+
+    #[test]
+    fn evidence_file_on_a_full_disk_warns_once_per_kind_and_counts_every_failure() {
+        // /dev/full opens, then fails every write with ENOSPC.
+        let opts = RingOptions {
+            path: PathBuf::from("/dev/full"),
+            max_bytes: None,
+            max_files: None,
+        };
+        let mut ring = PcapRing::open(opts, LinkType::ETHERNET, 65535).expect("open /dev/full");
+        let mut loss = EvidenceLoss::default();
+        let mut warnings = Vec::new();
+        let data = [0u8; 1500];
+        for _ in 0..20 {
+            warnings.extend(loss.attempt(&mut ring, |r| r.write(&frame(&data))));
+        }
+        warnings.extend(loss.attempt(&mut ring, PcapRing::flush));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("/dev/full") && warnings[0].contains("No space left on device"),
+            "{}",
+            warnings[0]
+        );
+        let (failures, _) = loss.by_kind[&io::ErrorKind::StorageFull];
+        // The writer buffers: the first few frames fit in its buffer, every
+        // write after that and the flush fail.
+        assert!(failures >= 15, "{failures}");
+        let summary: Vec<String> = loss.summary().collect();
+        assert_eq!(summary.len(), 1);
+        assert!(
+            summary[0].starts_with(&format!("{failures} write(s) to the evidence file failed")),
+            "{}",
+            summary[0]
+        );
+    }
+
+    #[test]
+    fn evidence_loss_of_another_kind_is_a_second_warning() {
+        let mut loss = EvidenceLoss::default();
+        let file = Path::new("audited.pcap");
+        let full = || io::Error::from(io::ErrorKind::StorageFull);
+        assert!(loss.record(file, &full()).is_some());
+        assert!(loss.record(file, &full()).is_none());
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(loss.record(file, &denied).is_some());
+        assert_eq!(loss.summary().count(), 2);
+    }
 }

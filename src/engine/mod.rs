@@ -4,7 +4,19 @@
 //! Owns: [`Plan`], the `check` run ([`check::run`]) and the `live` run
 //! ([`live::audit`]), [`EngineOptions`], [`InputFacts`], [`EngineError`],
 //! the worker ([`worker::Worker`]) and the sharded parallel reader
-//! ([`parallel`]). The engine is the only place that spawns threads.
+//! ([`parallel`]).
+//!
+//! Threads: the engine starts the pipeline's (the `check` pool, which reads
+//! the inputs, and the sharded workers of `-j N`); the `check` report is
+//! written on the calling thread. The only other thread is the `live
+//! --metrics` endpoint's ([`crate::report::metrics::MetricsServer`], with
+//! the threads its HTTP server, tiny_http, starts for itself).
+//!
+//! One way to run the pipeline over an input: [`stream`] hands each
+//! finished flow to a closure, in report order; [`collect`] is `stream`
+//! into a `Vec`. `check` streams each of its inputs; `live` drives a
+//! [`Worker`] itself, since it reports each flow as soon as it is judged,
+//! not in first-frame order.
 //!
 //! Determinism (R8): flows of a file input are reported sorted by first
 //! frame (ties by flow key), so the thread count changes speed, never the
@@ -178,116 +190,138 @@ pub enum EngineError {
     Worker { path: PathBuf },
 }
 
-/// Read one capture file completely and return its flows' facts, sorted by
-/// first frame (holds every flow: for tests and small inputs; the binary
-/// streams with [`stream_file`]).
-pub fn collect_facts(
-    path: &Path,
-    input: usize,
-    opts: &EngineOptions,
-    progress: &dyn Fn(u64),
-) -> Result<InputFacts, EngineError> {
-    let source = FileSource::open(path)?;
-    collect_from_source(source, input, opts, progress)
+/// What [`stream`] reads.
+pub enum Input {
+    /// A capture file by path (`-` = stdin), opened by the engine; its
+    /// SHA-256 is taken as it is read when [`EngineOptions::hash_input`]
+    /// says so.
+    Path(PathBuf),
+    /// An already opened source (e.g. bytes in memory via
+    /// [`FileSource::from_reader`]).
+    Source(Box<FileSource>),
 }
 
-/// Like [`collect_facts`], from an already opened source (e.g. bytes in
-/// memory via `FileSource::from_reader`).
-pub fn collect_from_source(
-    source: FileSource,
-    input: usize,
-    opts: &EngineOptions,
-    progress: &dyn Fn(u64),
-) -> Result<InputFacts, EngineError> {
-    let mut flows = Vec::new();
-    let mut result = stream_from_source(source, input, opts, progress, &mut |f| flows.push(f))?;
-    result.flows = flows;
-    Ok(result)
+impl<P: AsRef<Path>> From<P> for Input {
+    fn from(path: P) -> Input {
+        Input::Path(path.as_ref().to_path_buf())
+    }
 }
 
-/// Read one capture file and hand each flow to `on_flow` in first-frame
+impl From<FileSource> for Input {
+    fn from(source: FileSource) -> Input {
+        Input::Source(Box::new(source))
+    }
+}
+
+/// Runs the pipeline over one input: reads it to the end (on
+/// `opts.threads` workers) and hands each flow to `on_flow` in first-frame
 /// order (ties by flow key) as soon as no flow that started earlier can
-/// still be open: memory holds the open flows and the finished ones waiting
-/// for an older flow, never the whole file. The returned `InputFacts` has
-/// no flows (they went to `on_flow`).
-pub fn stream_file(
-    path: &Path,
-    input: usize,
+/// still be open. Memory holds the open flows and the finished ones waiting
+/// for an older flow, never the whole input. `index` is the input's place
+/// in the run (it names the input in each flow's facts); `progress` is told
+/// the byte offset reached now and then. The returned `InputFacts` has no
+/// flows (they went to `on_flow`).
+pub fn stream(
+    input: impl Into<Input>,
+    index: usize,
     opts: &EngineOptions,
     progress: &dyn Fn(u64),
     on_flow: &mut dyn FnMut(FlowFacts),
 ) -> Result<InputFacts, EngineError> {
-    let source = if opts.hash_input {
-        FileSource::open_hashed(path)?
-    } else {
-        FileSource::open(path)?
+    let source = match input.into() {
+        Input::Path(path) if opts.hash_input => FileSource::open_hashed(&path)?,
+        Input::Path(path) => FileSource::open(&path)?,
+        Input::Source(source) => *source,
     };
-    stream_from_source(source, input, opts, progress, on_flow)
-}
-
-/// [`stream_file`] from an opened source.
-pub fn stream_from_source(
-    source: FileSource,
-    input: usize,
-    opts: &EngineOptions,
-    progress: &dyn Fn(u64),
-    on_flow: &mut dyn FnMut(FlowFacts),
-) -> Result<InputFacts, EngineError> {
     let path = source.path().to_path_buf();
     let mut order = OrderedRelease::default();
-    let mut result = if opts.threads > 1 {
-        parallel::run(source, input, opts, progress, &mut order, on_flow)?
+    let read = if opts.threads > 1 {
+        parallel::run(source, index, opts, progress, &mut order, on_flow)?
     } else {
-        let mut worker = Worker::new(input, opts);
-        let mut source = source;
-        let mut decode = DecodeCounters::default();
-        let mut n: u64 = 0;
-        loop {
-            n += 1;
-            if n % 65536 == 0 {
-                progress(source.position());
-            }
-            if n % CHECKPOINT_FRAMES == 0 {
-                // Before reading the frame, as the parallel engine does (its
-                // barrier covers the frames already read), so both decide alike.
-                for f in worker.take_finished() {
-                    order.push(f);
-                }
-                let here = source.next_index();
-                let low = worker.oldest_open_first_frame().unwrap_or(here).min(here);
-                order.release_below(low, on_flow);
-                order.checkpoint(on_flow);
-            }
-            let Some(frame) = source.next_frame()? else {
-                break;
-            };
-            let next = frame.index + 1;
-            worker.frame(&frame, &mut decode);
-            if n % RELEASE_EVERY_FRAMES == 0 {
-                for f in worker.take_finished() {
-                    order.push(f);
-                }
-                let low = worker.oldest_open_first_frame().unwrap_or(next).min(next);
-                order.release_below(low, on_flow);
-            }
-        }
-        for f in worker.take_finished().into_iter().chain(worker.finish()) {
-            order.push(f);
-        }
-        let evicted_full = worker.evicted_full();
-        InputFacts {
-            path: path.clone(),
-            flows: Vec::new(),
-            stats: source.into_stats(),
-            decode,
-            evicted_full,
-            flows_reported: 0,
-        }
+        read_in_one_thread(source, index, opts, progress, &mut order, on_flow)?
     };
     order.release_all(on_flow);
-    result.path = path;
-    result.flows_reported = order.released;
-    Ok(result)
+    Ok(InputFacts {
+        path,
+        flows: Vec::new(),
+        stats: read.stats,
+        decode: read.decode,
+        evicted_full: read.evicted_full,
+        flows_reported: order.released,
+    })
+}
+
+/// [`stream`] into a `Vec`: every flow of the input held at once, in
+/// `InputFacts::flows` (for tests, benches and small inputs).
+pub fn collect(
+    input: impl Into<Input>,
+    index: usize,
+    opts: &EngineOptions,
+) -> Result<InputFacts, EngineError> {
+    let mut flows = Vec::new();
+    let mut facts = stream(input, index, opts, &|_| {}, &mut |f| flows.push(f))?;
+    facts.flows = flows;
+    Ok(facts)
+}
+
+/// What reading an input left besides its flows (which went to the
+/// [`OrderedRelease`]).
+struct ReadTotals {
+    stats: InputStats,
+    decode: DecodeCounters,
+    evicted_full: u64,
+}
+
+/// `-j 1`: a plain loop, no channels (R7). Releases flows at the same
+/// frames as [`parallel::run`], so both write the same report.
+fn read_in_one_thread(
+    mut source: FileSource,
+    index: usize,
+    opts: &EngineOptions,
+    progress: &dyn Fn(u64),
+    order: &mut OrderedRelease,
+    on_flow: &mut dyn FnMut(FlowFacts),
+) -> Result<ReadTotals, EngineError> {
+    let mut worker = Worker::new(index, opts);
+    let mut decode = DecodeCounters::default();
+    let mut n: u64 = 0;
+    loop {
+        n += 1;
+        if n % 65536 == 0 {
+            progress(source.position());
+        }
+        if n % CHECKPOINT_FRAMES == 0 {
+            // Before reading the frame, as the parallel engine does (its
+            // barrier covers the frames already read), so both decide alike.
+            for f in worker.take_finished() {
+                order.push(f);
+            }
+            let here = source.next_index();
+            let low = worker.oldest_open_first_frame().unwrap_or(here).min(here);
+            order.release_below(low, on_flow);
+            order.checkpoint(on_flow);
+        }
+        let Some(frame) = source.next_frame()? else {
+            break;
+        };
+        let next = frame.index + 1;
+        worker.frame(&frame, &mut decode);
+        if n % RELEASE_EVERY_FRAMES == 0 {
+            for f in worker.take_finished() {
+                order.push(f);
+            }
+            let low = worker.oldest_open_first_frame().unwrap_or(next).min(next);
+            order.release_below(low, on_flow);
+        }
+    }
+    for f in worker.take_finished().into_iter().chain(worker.finish()) {
+        order.push(f);
+    }
+    Ok(ReadTotals {
+        evicted_full: worker.evicted_full(),
+        stats: source.into_stats(),
+        decode,
+    })
 }
 
 /// How often (in frames) finished flows are checked for release: often

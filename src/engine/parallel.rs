@@ -26,7 +26,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use super::batch::{Batch, Chunk, FrameRef};
 use super::{
-    DecodeCounters, EngineError, EngineOptions, InputFacts, OrderedRelease, Worker,
+    DecodeCounters, EngineError, EngineOptions, OrderedRelease, ReadTotals, Worker,
     CHECKPOINT_FRAMES,
 };
 use crate::capture::file::{FileSource, READ_BUFFER_BYTES};
@@ -160,14 +160,15 @@ impl Dispatcher {
     }
 }
 
-pub fn run(
+/// `-j N`: [`super::stream`]'s reading with `opts.threads` workers.
+pub(super) fn run(
     source: FileSource,
     input: usize,
     opts: &EngineOptions,
     progress: &dyn Fn(u64),
     order: &mut OrderedRelease,
     on_flow: &mut dyn FnMut(FlowFacts),
-) -> Result<InputFacts, EngineError> {
+) -> Result<ReadTotals, EngineError> {
     let n = opts.threads.max(1);
     let (home, pool) = unbounded::<Vec<u8>>();
     for _ in 0..POOL_BUFFERS {
@@ -335,13 +336,10 @@ pub fn run(
             order.push(f);
         }
         read_result?;
-        Ok(InputFacts {
-            path: path.clone(),
-            flows: Vec::new(),
+        Ok(ReadTotals {
             stats: source.into_stats(),
             decode,
             evicted_full,
-            flows_reported: 0,
         })
     })
 }

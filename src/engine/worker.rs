@@ -24,8 +24,9 @@ impl StreamSink for TlsFlow {
 
 pub struct Worker {
     input: usize,
-    /// Report a flow as soon as its verdict is settled (streams and live),
-    /// not only when it closes.
+    /// Report a flow as soon as its verdict is settled (`live` only: a
+    /// file or stdin reports each flow once it has finished), not only when
+    /// it closes.
     early: bool,
     filter: PortFilter,
     tls_limits: TlsLimits,

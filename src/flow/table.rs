@@ -249,7 +249,7 @@ pub struct Flow<S> {
     isn: [Option<Seq>; 2],
     /// Why the table let go of the flow when it was not closed.
     pub evicted: Option<EvictionCause>,
-    /// The consumer already reported this flow early (streams: judged as
+    /// The consumer already reported this flow early (`live`: judged as
     /// soon as settled); it stays in the table to absorb its later packets.
     pub reported: bool,
     pub sink: S,

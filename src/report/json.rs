@@ -13,7 +13,7 @@
 //!
 //! | type | data | when |
 //! |---|---|---|
-//! | `flow` | one element of `flows[]` | as soon as the flow is judged |
+//! | `flow` | one element of `flows[]` | `check` (files and stdin alike): in first-frame order, once it has finished and no flow that started earlier is still open; `live`: as soon as its verdict is settled |
 //! | `input` | one element of `inputs[]` | when that input is finished |
 //! | `warning` | one element of `warnings[]` | run-level warning (in `live` also a certificate expiring within `warn_expiry_days`, once per certificate and day) |
 //! | `change` | a peer change (below); not in the document: the flow's `findings` carry it | before the flow that shows it |

@@ -372,7 +372,8 @@ impl Reporter {
         Ok(())
     }
 
-    /// A judged flow (in final report order for files; as judged for live/stdin).
+    /// A judged flow (in first-frame order for files and stdin; as judged
+    /// for live).
     pub fn flow(&mut self, mut flow: JudgedFlow) -> Result<(), RenderError> {
         self.peer_events(&mut flow)?;
         if let Some(m) = &self.metrics {
@@ -552,7 +553,7 @@ impl Reporter {
                     .summary()
                     .into_iter()
                     .filter(|p| p.flows >= 2 || p.changes > 0)
-                    .map(|p| PeerRecord::new(p, &mut self.redactor))
+                    .map(|p| p.with_addresses(|a| self.redactor.text(&a.to_string())))
                     .collect();
                 let view = RunView {
                     peers: &peers,

@@ -153,35 +153,9 @@ impl ChangeRecord {
     }
 }
 
-/// One peer pair of the per-peer section (table, Markdown), redacted.
-#[derive(Debug, Clone, Serialize)]
-pub struct PeerRecord {
-    pub input: usize,
-    pub client: String,
-    pub server: String,
-    pub server_cn: Option<String>,
-    pub client_cn: Option<String>,
-    pub version: Option<String>,
-    pub cipher_suite: Option<String>,
-    pub flows: u64,
-    pub changes: u64,
-}
-
-impl PeerRecord {
-    pub fn new(p: crate::checks::peers::PeerSummary, r: &mut Redactor) -> Self {
-        PeerRecord {
-            input: p.input,
-            client: r.text(&p.client.to_string()),
-            server: r.text(&p.server.to_string()),
-            server_cn: p.server_cn,
-            client_cn: p.client_cn,
-            version: p.version,
-            cipher_suite: p.cipher_suite,
-            flows: p.flows,
-            changes: p.changes,
-        }
-    }
-}
+/// One peer pair of the per-peer section (table, Markdown), its addresses
+/// as (redacted) text.
+pub type PeerRecord = crate::checks::peers::PeerSummary<String>;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WarningRecord {

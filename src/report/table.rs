@@ -416,9 +416,10 @@ pub(super) fn write_streaming_end(out: &mut dyn Write, v: &RunView<'_>) -> Resul
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::render;
-    use super::super::{Format, Only};
+    use super::super::tests::{render, Shared};
+    use super::super::{Format, Only, ReportOptions, Reporter};
     use crate::checks::fixture::FlowBuilder;
+    use crate::checks::judge;
     use crate::facts::Role;
     use crate::profile::Profile;
     use crate::tls::model::TlsVersion;
@@ -491,21 +492,23 @@ mod tests {
         assert!(out.contains("? incomplete"), "{out}");
     }
 
-    #[test]
-    fn streaming_prints_a_line_per_flow_and_periodic_summaries() {
-        use super::super::tests::Shared;
-        use super::super::{ReportOptions, Reporter};
-        use crate::checks::judge;
-        let p = Profile::builtin();
+    /// A table reporter with colour, writing into a buffer the test reads.
+    fn coloured_table(p: &Profile, streaming: bool) -> (Reporter, Shared) {
         let buf = Shared::default();
         let opts = ReportOptions {
             format: Format::Table,
             only: Only::All,
             redact: false,
             color: true,
-            streaming: true,
+            streaming,
         };
-        let mut r = Reporter::new(opts, &p, Box::new(buf.clone()));
+        (Reporter::new(opts, p, Box::new(buf.clone())), buf)
+    }
+
+    #[test]
+    fn streaming_prints_a_line_per_flow_and_periodic_summaries() {
+        let p = Profile::builtin();
+        let (mut r, buf) = coloured_table(&p, true);
         r.flow(judge(FlowBuilder::new().federation_ok().build(), &p))
             .expect("flow");
         let after_first = buf.text();
@@ -533,19 +536,8 @@ mod tests {
 
     #[test]
     fn colour_marks_failing_cells_in_the_table() {
-        use super::super::tests::Shared;
-        use super::super::{ReportOptions, Reporter};
-        use crate::checks::judge;
         let p = Profile::builtin();
-        let buf = Shared::default();
-        let opts = ReportOptions {
-            format: Format::Table,
-            only: Only::All,
-            redact: false,
-            color: true,
-            streaming: false,
-        };
-        let mut r = Reporter::new(opts, &p, Box::new(buf.clone()));
+        let (mut r, buf) = coloured_table(&p, false);
         let bad = FlowBuilder::new()
             .federation_ok()
             .negotiated(TlsVersion::TLS12, 0x000a)

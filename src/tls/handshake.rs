@@ -8,8 +8,8 @@
 //! malformed body is an `Err(HandshakeError)` that becomes an `Anomaly`.
 
 use tls_parser::{
-    parse_tls_handshake_client_hello, parse_tls_handshake_msg_certificate,
-    parse_tls_handshake_server_hello, TlsMessageHandshake,
+    parse_tls_handshake_certificaterequest, parse_tls_handshake_client_hello,
+    parse_tls_handshake_msg_certificate, parse_tls_handshake_server_hello, TlsMessageHandshake,
 };
 
 use crate::decode::big_endian::u24_at;
@@ -109,6 +109,18 @@ pub(crate) fn is_grease(v: u16) -> bool {
 }
 
 /// Walk an extensions block: (type, data) pairs; stops at the first malformed entry.
+///
+/// Hand-written, not tls-parser's `parse_tls_client_hello_extensions` /
+/// `parse_tls_extensions`: those parse each known extension's content too
+/// and stop at the first whose content is malformed, so the extensions after
+/// it are lost, while JA4 needs every extension's type, in order, and only a
+/// few contents are read here (each leniently). Measured on the corpus:
+/// `ndpi__tls-esni-fuzzed.pcap` has a ClientHello with a fuzzed
+/// encrypted_server_name; this walk sees its 13 extensions (JA4
+/// `t13i1813h2_…`), tls-parser's 11 (`t13i1811h2_…`). Its ServerHello
+/// variant also reads extension 21 as encrypt_then_mac (which is 22), and
+/// the whole switch cost 0.2 % more instructions (callgrind, `check -j 1` on a
+/// 95 MB tap capture: 539.9 M against 538.9 M).
 fn extensions(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let t = u16::from_be_bytes([*b.first()?, *b.get(1)?]);
@@ -314,38 +326,15 @@ pub fn parse_certificate_tls13(body: &[u8]) -> Result<Vec<&[u8]>, HandshakeError
     Ok(out)
 }
 
-/// Decode a CertificateRequest body into its CA distinguished names (DER).
-/// `with_sig_algs`: TLS 1.2 carries supported_signature_algorithms.
-pub fn parse_certificate_request(
-    body: &[u8],
-    with_sig_algs: bool,
-) -> Result<Vec<&[u8]>, HandshakeError> {
-    let malformed = HandshakeError::Malformed {
-        message: "CertificateRequest",
-    };
-    let types_len = usize::from(*body.first().ok_or(malformed.clone())?);
-    let mut at = 1 + types_len;
-    let be16 = |at: usize| -> Option<usize> {
-        Some(usize::from(u16::from_be_bytes([
-            *body.get(at)?,
-            *body.get(at + 1)?,
-        ])))
-    };
-    if with_sig_algs {
-        at += 2 + be16(at).ok_or(malformed.clone())?;
-    }
-    let ca_len = be16(at).ok_or(malformed.clone())?;
-    let mut cas = body.get(at + 2..at + 2 + ca_len).ok_or(malformed.clone())?;
-    let mut out = Vec::new();
-    while !cas.is_empty() {
-        let l = usize::from(u16::from_be_bytes([
-            *cas.first().ok_or(malformed.clone())?,
-            *cas.get(1).ok_or(malformed.clone())?,
-        ]));
-        out.push(cas.get(2..2 + l).ok_or(malformed.clone())?);
-        cas = cas.get(2 + l..).unwrap_or(&[]);
-    }
-    Ok(out)
+/// Decode a (TLS ≤ 1.2) CertificateRequest body into its CA distinguished
+/// names (DER), with or without TLS 1.2's supported_signature_algorithms
+/// (the layout that parses is taken, TLS 1.2's first).
+pub fn parse_certificate_request(body: &[u8]) -> Result<Vec<&[u8]>, HandshakeError> {
+    parse_tls_handshake_certificaterequest(body)
+        .map(|(_, request)| request.unparsed_ca)
+        .map_err(|_| HandshakeError::Malformed {
+            message: "CertificateRequest",
+        })
 }
 
 #[cfg(test)]
@@ -449,12 +438,20 @@ mod tests {
         // TLS 1.0: types [1], CA list with one 3-byte DN.
         let v10 = [0x01, 0x01, 0x00, 0x05, 0x00, 0x03, 0x30, 0x01, 0x00];
         assert_eq!(
-            parse_certificate_request(&v10, false).unwrap(),
+            parse_certificate_request(&v10).unwrap(),
             vec![&[0x30, 0x01, 0x00][..]]
         );
         // TLS 1.2: plus sig algs [0x0401], empty CA list.
         let v12 = [0x01, 0x01, 0x00, 0x02, 0x04, 0x01, 0x00, 0x00];
-        assert!(parse_certificate_request(&v12, true).unwrap().is_empty());
-        assert!(parse_certificate_request(&v12[..5], true).is_err());
+        assert!(parse_certificate_request(&v12).unwrap().is_empty());
+        assert!(parse_certificate_request(&v12[..5]).is_err());
+        // A CA list whose last name is cut keeps the names before it.
+        let cut = [
+            0x01, 0x01, 0x00, 0x08, 0x00, 0x03, 0x30, 0x01, 0x00, 0x00, 0x05, 0x30,
+        ];
+        assert_eq!(
+            parse_certificate_request(&cut).unwrap(),
+            vec![&[0x30, 0x01, 0x00][..]]
+        );
     }
 }

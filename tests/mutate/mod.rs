@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use tlsaudit::capture::file::FileSource;
 use tlsaudit::checks;
-use tlsaudit::engine::{collect_from_source, EngineOptions, PortFilter};
+use tlsaudit::engine::{collect, EngineOptions, PortFilter};
 use tlsaudit::profile::Profile;
 use tlsaudit::report::{Format, InputReport, Only, ReportOptions, Reporter};
 
@@ -446,7 +446,7 @@ fn pipeline(name: &str, bytes: Arc<[u8]>, opts: &EngineOptions, out: &mut Outcom
         }
     };
     out.opened = true;
-    let facts = match collect_from_source(source, 0, opts, &|_| {}) {
+    let facts = match collect(source, 0, opts) {
         Ok(f) => f,
         Err(e) => {
             out.error = Some(e.to_string());

@@ -114,6 +114,8 @@ impl FileSource {
             // A pipe's default 64 KiB means a wake-up of this reader per
             // 64 KiB written; ask for the unprivileged maximum (1 MiB). Not
             // a pipe, or not allowed: reading works the same, only slower.
+            // Through rustix, not `libc::fcntl`: that needs `unsafe`, which
+            // the crate allows only in the live-capture ring.
             let _ = rustix::pipe::fcntl_setpipe_size(&stdin, PIPE_BYTES);
             return FileSource::from_reader(Box::new(stdin), PathBuf::from("-"));
         }

@@ -407,23 +407,15 @@ impl RecordDecryptor {
                 max: MAX_CIPHERTEXT_LEN,
             });
         }
+        let record = SealedRecord {
+            seq,
+            content_type,
+            version: record_version,
+            fragment,
+        };
         let result = match &mut self.state {
-            State::Cbc(c) => decrypt_cbc(
-                c,
-                &mut self.buf,
-                seq,
-                content_type,
-                record_version,
-                fragment,
-            ),
-            State::Aead(a) => decrypt_aead(
-                a,
-                &mut self.buf,
-                seq,
-                content_type,
-                record_version,
-                fragment,
-            ),
+            State::Cbc(c) => decrypt_cbc(c, &mut self.buf, record),
+            State::Aead(a) => decrypt_aead(a, &mut self.buf, record),
         };
         let content_type = result?;
         self.verified += 1;
@@ -433,6 +425,18 @@ impl RecordDecryptor {
             data: &self.buf,
         })
     }
+}
+
+/// One protected record, as each kind of cipher takes it.
+#[derive(Clone, Copy)]
+struct SealedRecord<'a> {
+    /// This direction's record sequence number (the MAC's and nonce's).
+    seq: u64,
+    /// The record header's content type and version.
+    content_type: u8,
+    version: u16,
+    /// `TLSCiphertext.fragment`.
+    fragment: &'a [u8],
 }
 
 fn mac_header(seq: u64, content_type: u8, version: u16, len: usize) -> [u8; 13] {
@@ -488,11 +492,9 @@ fn strip_padding(buf: &[u8], seq: u64) -> Result<usize, DecryptError> {
 fn decrypt_cbc(
     c: &mut CbcState,
     buf: &mut Vec<u8>,
-    seq: u64,
-    content_type: u8,
-    version: u16,
-    fragment: &[u8],
+    record: SealedRecord<'_>,
 ) -> Result<u8, DecryptError> {
+    let (seq, fragment) = (record.seq, record.fragment);
     let b = c.block_len;
     let mac_len = c.mac.len();
     let etm = c.encrypt_then_mac;
@@ -552,7 +554,7 @@ fn decrypt_cbc(
     let mut mac_out = [0u8; MAX_MAC_LEN];
     if etm {
         // RFC 7366 §3: MAC(seq ‖ type ‖ version ‖ length ‖ IV ‖ ciphertext).
-        let h = mac_header(seq, content_type, version, protected.len());
+        let h = mac_header(seq, record.content_type, record.version, protected.len());
         let n = c.mac.compute(&h, [protected, &[]], &mut mac_out);
         // Timing does not matter here: this is a passive observer, not an oracle.
         if mac_out[..n] != *mac_in {
@@ -578,29 +580,27 @@ fn decrypt_cbc(
     let unpadded = strip_padding(buf, seq)?;
     if etm {
         buf.truncate(unpadded);
-        return Ok(content_type);
+        return Ok(record.content_type);
     }
     let content_len = unpadded
         .checked_sub(mac_len)
         .ok_or(DecryptError::BadPadding { seq })?;
-    let h = mac_header(seq, content_type, version, content_len);
+    let h = mac_header(seq, record.content_type, record.version, content_len);
     let n = c.mac.compute(&h, [&buf[..content_len], &[]], &mut mac_out);
     if mac_out[..n] != buf[content_len..unpadded] {
         return Err(DecryptError::BadMac { seq });
     }
     buf.truncate(content_len);
-    Ok(content_type)
+    Ok(record.content_type)
 }
 
 /// AEAD record: returns the content type; plaintext left in `buf`.
 fn decrypt_aead(
     a: &AeadState,
     buf: &mut Vec<u8>,
-    seq: u64,
-    content_type: u8,
-    version: u16,
-    fragment: &[u8],
+    record: SealedRecord<'_>,
 ) -> Result<u8, DecryptError> {
+    let (seq, fragment) = (record.seq, record.fragment);
     let explicit = if a.nonce == NonceKind::GcmExplicit {
         GCM_EXPLICIT_NONCE_LEN
     } else {
@@ -632,12 +632,12 @@ fn decrypt_aead(
     // TLS 1.2, the record header itself for TLS 1.3 (RFC 8446 §5.2).
     let mut aad_buf = [0u8; 13];
     let aad: &[u8] = if a.tls13 {
-        aad_buf[0] = content_type;
-        aad_buf[1..3].copy_from_slice(&version.to_be_bytes());
+        aad_buf[0] = record.content_type;
+        aad_buf[1..3].copy_from_slice(&record.version.to_be_bytes());
         aad_buf[3..5].copy_from_slice(&(fragment.len() as u16).to_be_bytes());
         &aad_buf[..5]
     } else {
-        aad_buf = mac_header(seq, content_type, version, ct_len);
+        aad_buf = mac_header(seq, record.content_type, record.version, ct_len);
         &aad_buf
     };
 
@@ -654,7 +654,7 @@ fn decrypt_aead(
         return Err(DecryptError::BadTag { seq });
     }
     if !a.tls13 {
-        return Ok(content_type);
+        return Ok(record.content_type);
     }
     // TLSInnerPlaintext: content ‖ type ‖ zeros (RFC 8446 §5.4).
     let end = buf

@@ -348,10 +348,7 @@ impl Core {
                 });
             return;
         }
-        let tls12 = self.facts.negotiated_version == Some(TlsVersion::TLS12);
-        let parsed = hs::parse_certificate_request(body, tls12)
-            .or_else(|_| hs::parse_certificate_request(body, !tls12));
-        match parsed {
+        match hs::parse_certificate_request(body) {
             Ok(cas) => {
                 let ca_names = cas.iter().map(|dn| cert::dn_to_string(dn)).collect();
                 self.facts
