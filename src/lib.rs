@@ -34,7 +34,7 @@
 //! | application-data evidence (empty fragments) | `tls/session/app_data.rs` |
 //! | TLS anomalies (what could not be decoded), their wording | `tls/anomaly.rs`, `facts/anomaly.rs` |
 //! | ClientHello / ServerHello / Certificate parsing | `tls/handshake.rs` |
-//! | X.509 decoding | `tls/cert.rs` |
+//! | X.509 decoding (once per certificate per thread, shared) | `tls/cert.rs` |
 //! | SSLv2 | `tls/sslv2.rs` |
 //! | cipher suites: names, kind, CBC layout | `tls/suites.rs` |
 //! | decryption (key logs, RSA keys) | `tls/decrypt/`, wired in by `tls/keyed.rs` |
