@@ -375,7 +375,7 @@ fn other_findings(f: &FlowFacts, checks: &Checks, out: &mut Vec<Finding>) {
     for note in anomaly::notes(&f.tls, f.client_dir) {
         out.push(Finding {
             kind: FindingKind::DecoderNote,
-            role: None,
+            role: note.role,
             message: note.message,
             frames: note.frame.into_iter().collect(),
         });
@@ -489,19 +489,20 @@ mod tests {
             })
             .build();
         let j = judge(f, &Profile::builtin());
-        let notes: Vec<(&str, &[FrameNo])> = j
+        let notes: Vec<(&str, &[FrameNo], Option<Role>)> = j
             .findings
             .iter()
             .filter(|x| x.kind == FindingKind::DecoderNote)
-            .map(|x| (x.message.as_str(), &x.frames[..]))
+            .map(|x| (x.message.as_str(), &x.frames[..], x.role))
             .collect();
         assert_eq!(
             notes,
             [
-                ("more than 32 notes; the rest were dropped", &[][..]),
+                ("more than 32 notes; the rest were dropped", &[][..], None),
                 (
                     "frame 7: a server handshake message was lost in a TCP gap",
-                    &[7][..]
+                    &[7][..],
+                    Some(Role::Server)
                 ),
             ]
         );

@@ -18,6 +18,8 @@ pub struct AnomalyNote {
     pub message: String,
     /// None only for the note saying that anomalies past the cap were dropped.
     pub frame: Option<FrameNo>,
+    /// The side that sent the bytes in question, when one side did.
+    pub role: Option<Role>,
 }
 
 /// The flow's anomalies in words, in the order recorded, then (when the cap
@@ -26,26 +28,30 @@ pub fn notes(tls: &TlsFacts, client_dir: Dir) -> impl Iterator<Item = AnomalyNot
     let dropped = (tls.anomalies_dropped > 0).then(|| AnomalyNote {
         message: format!("more than {MAX_ANOMALIES} notes; the rest were dropped"),
         frame: None,
+        role: None,
     });
     tls.anomalies
         .iter()
         .map(move |a| AnomalyNote {
             message: describe(a, client_dir),
             frame: Some(a.frame()),
+            role: a.dir().map(|d| role_of(d, client_dir)),
         })
         .chain(dropped)
+}
+
+fn role_of(dir: Dir, client_dir: Dir) -> Role {
+    if dir == client_dir {
+        Role::Client
+    } else {
+        Role::Server
+    }
 }
 
 /// `anomaly` as a sentence starting with its frame; the side that sent it
 /// is `client` or `server` given the client's TCP direction.
 pub fn describe(anomaly: &Anomaly, client_dir: Dir) -> String {
-    let role = |dir: Dir| {
-        if dir == client_dir {
-            Role::Client.name()
-        } else {
-            Role::Server.name()
-        }
-    };
+    let role = |dir: Dir| role_of(dir, client_dir).name();
     match anomaly {
         Anomaly::CertificateMessageOverLimit {
             frame,
@@ -225,8 +231,10 @@ mod tests {
             ],
             ..TlsFacts::default()
         };
-        let frames: Vec<_> = notes(&tls, Dir::AB).map(|n| n.frame).collect();
-        assert_eq!(frames, [Some(12), Some(40)]);
+        let frames: Vec<_> = notes(&tls, Dir::AB).map(|n| (n.frame, n.role)).collect();
+        // The client sent the bytes that were not a record; too many alerts
+        // is not one side's doing.
+        assert_eq!(frames, [(Some(12), Some(Role::Client)), (Some(40), None)]);
         tls.anomalies_dropped = 3;
         let last = notes(&tls, Dir::AB).last().expect("a note");
         assert_eq!(
@@ -234,6 +242,7 @@ mod tests {
             AnomalyNote {
                 message: "more than 32 notes; the rest were dropped".to_string(),
                 frame: None,
+                role: None,
             }
         );
     }
