@@ -36,14 +36,14 @@ thread_local! {
     static DECODED: RefCell<DecodeCache> = RefCell::new(DecodeCache::default());
 }
 
+/// A certificate's DER and what it decoded to.
+type DecodedDer = (Box<[u8]>, Arc<CertFacts>);
+
 /// Certificates decoded on this thread, by DER. Decoding one (x509 parse,
 /// SHA-256, names to strings) costs more than the rest of its flow, and the
 /// links audited here present the same few certificates on every
 /// connection. Output cannot change: the facts are a function of the DER,
 /// and a hit is confirmed by comparing the whole DER.
-/// A certificate's DER and what it decoded to.
-type DecodedDer = (Box<[u8]>, Arc<CertFacts>);
-
 #[derive(Default)]
 struct DecodeCache {
     /// Keyed by a hash of the DER's length and last bytes (the signature:
