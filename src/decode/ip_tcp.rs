@@ -479,6 +479,34 @@ mod tests {
         }
     }
 
+    // The reader picks the shard from the look's address bytes, a worker
+    // (and a frame that needed a full decode) from the decoded endpoints:
+    // both must name the same shard, or a flow's two halves would part.
+    #[test]
+    fn quick_shard_hash_is_the_shard_hash_of_the_decoded_endpoints() {
+        for (link, data) in [
+            (LinkType::RAW, IPV4_TCP_SYN_PAYLOAD.to_vec()),
+            (LinkType::ETHERNET, ethernet_frame()),
+            (LinkType::RAW, IPV6_TCP.to_vec()),
+        ] {
+            let f = frame(link, &data);
+            let seg = decode(&f).unwrap();
+            let look = quick_transport(&f).unwrap();
+            assert_eq!(
+                crate::decode::quick_shard_hash(&f, &look),
+                Some((
+                    crate::decode::shard_hash(seg.src, seg.dst),
+                    seg.src.port(),
+                    seg.dst.port()
+                )),
+                "{link:?}"
+            );
+        }
+        let udp = frame(LinkType::RAW, IPV6_UDP_SIP);
+        let look = quick_transport(&udp).unwrap();
+        assert_eq!(crate::decode::quick_shard_hash(&udp, &look), None);
+    }
+
     #[test]
     fn quick_endpoints_leave_fragments_and_short_headers_to_decode() {
         let mut frag = IPV4_TCP_SYN_PAYLOAD.to_vec();

@@ -45,10 +45,44 @@ impl Dir {
 }
 
 /// Canonical, direction-free 4-tuple: `a` is the smaller endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     pub a: Endpoint,
     pub b: Endpoint,
+}
+
+/// One word per endpoint, not `SocketAddr`'s field-by-field hash (variant,
+/// length prefix, address bytes, port: eight words a key): the flow table
+/// hashes a key for every segment and every recency check. Keys that are
+/// equal give equal words (`Eq` compares these fields and more), so the
+/// hash agrees with `Eq`.
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(endpoint_word(self.a));
+        state.write_u64(endpoint_word(self.b));
+    }
+}
+
+/// An endpoint's address and port in one word: exact for IPv4, the
+/// address folded for IPv6.
+#[inline]
+fn endpoint_word(ep: Endpoint) -> u64 {
+    (address_word(ep.ip()) << 16) ^ u64::from(ep.port())
+}
+
+/// An address in one word: exact for IPv4, folded for IPv6.
+#[inline]
+fn address_word(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        IpAddr::V6(v6) => fold_v6(u128::from(v6)),
+    }
+}
+
+#[inline]
+fn fold_v6(bits: u128) -> u64 {
+    (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17)
 }
 
 impl FlowKey {
@@ -76,20 +110,54 @@ impl FlowKey {
 /// canonical [`FlowKey`]: each endpoint is mixed on its own and the two are
 /// added, which does not depend on their order.
 pub fn shard_hash(src: Endpoint, dst: Endpoint) -> u64 {
-    mix_endpoint(src).wrapping_add(mix_endpoint(dst))
+    mix_endpoint(address_word(src.ip()), src.port())
+        .wrapping_add(mix_endpoint(address_word(dst.ip()), dst.port()))
 }
 
-fn mix_endpoint(ep: Endpoint) -> u64 {
-    let addr = match ep.ip() {
-        IpAddr::V4(v4) => u64::from(u32::from(v4)),
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17)
+/// [`shard_hash`] of a frame [`quick_transport`] found to be plain TCP,
+/// from the address bytes at the look's offsets (no [`Segment`] built),
+/// with the ports: `(hash, source port, destination port)`. `None` for any
+/// other look.
+pub fn quick_shard_hash(
+    frame: &crate::capture::Frame<'_>,
+    look: &QuickTransport,
+) -> Option<(u64, u16, u16)> {
+    let QuickTransport::Tcp {
+        src_port,
+        dst_port,
+        ip_at,
+        ..
+    } = *look
+    else {
+        return None;
+    };
+    let ip = frame.data.get(ip_at..)?;
+    let (a, b) = match ip.first()? >> 4 {
+        4 => {
+            let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+            let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            (
+                u64::from(u32::from_be_bytes(a)),
+                u64::from(u32::from_be_bytes(b)),
+            )
+        }
+        _ => {
+            let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+            let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            (
+                fold_v6(u128::from_be_bytes(a)),
+                fold_v6(u128::from_be_bytes(b)),
+            )
         }
     };
+    let hash = mix_endpoint(a, src_port).wrapping_add(mix_endpoint(b, dst_port));
+    Some((hash, src_port, dst_port))
+}
+
+fn mix_endpoint(address: u64, port: u16) -> u64 {
     // A multiply-xorshift finaliser (splitmix64's): every input bit moves
     // the low bits, which pick the shard.
-    let mut x = addr ^ (u64::from(ep.port()) << 48) ^ u64::from(ep.port());
+    let mut x = address ^ (u64::from(port) << 48) ^ u64::from(port);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)

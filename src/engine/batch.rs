@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 
 use crate::capture::{Frame, LinkType, Timestamp};
+use crate::decode::QuickTransport;
 
 /// One full read buffer, shared by the batches of every shard that has
 /// segments in it. Dropping the last reference sends the buffer home.
@@ -43,6 +44,9 @@ pub struct FrameRef {
     pub origlen: u32,
     pub start: u32,
     pub len: u32,
+    /// The reader's header look at the frame, when it found plain TCP: the
+    /// worker reads the segment from these offsets instead of looking again.
+    pub look: Option<QuickTransport>,
 }
 
 impl FrameRef {
@@ -50,7 +54,7 @@ impl FrameRef {
     /// buffer, which becomes the chunk). Bytes outside it (it cannot
     /// happen: the source hands out frames in its buffer) are treated as
     /// none.
-    pub fn locate(frame: &Frame<'_>, buffer: &[u8]) -> FrameRef {
+    pub fn locate(frame: &Frame<'_>, buffer: &[u8], look: Option<QuickTransport>) -> FrameRef {
         let at = (frame.data.as_ptr() as usize).wrapping_sub(buffer.as_ptr() as usize);
         let inside =
             at <= buffer.len() && frame.data.len() <= buffer.len() - at && at <= u32::MAX as usize;
@@ -68,6 +72,7 @@ impl FrameRef {
             origlen: frame.origlen,
             start,
             len,
+            look,
         }
     }
 }
@@ -79,18 +84,21 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The frames again, borrowing the chunk.
-    pub fn iter(&self) -> impl Iterator<Item = Frame<'_>> {
+    /// The frames again, borrowing the chunk, each with the reader's look.
+    pub fn iter(&self) -> impl Iterator<Item = (Frame<'_>, Option<QuickTransport>)> {
         let bytes: &[u8] = self.chunk.as_deref().map_or(&[], |c| &c.bytes);
-        self.frames.iter().map(move |r| Frame {
-            index: r.index,
-            ts: r.ts,
-            link: r.link,
-            caplen: r.caplen,
-            origlen: r.origlen,
-            data: bytes
-                .get(r.start as usize..r.start as usize + r.len as usize)
-                .unwrap_or(&[]),
+        self.frames.iter().map(move |r| {
+            let frame = Frame {
+                index: r.index,
+                ts: r.ts,
+                link: r.link,
+                caplen: r.caplen,
+                origlen: r.origlen,
+                data: bytes
+                    .get(r.start as usize..r.start as usize + r.len as usize)
+                    .unwrap_or(&[]),
+            };
+            (frame, r.look)
         })
     }
 }
@@ -114,14 +122,14 @@ mod tests {
     #[test]
     fn a_batch_gives_back_the_frame_located_in_its_chunk() {
         let buffer: Vec<u8> = (0..=255).collect();
-        let r = FrameRef::locate(&frame(&buffer[100..140]), &buffer);
+        let r = FrameRef::locate(&frame(&buffer[100..140]), &buffer, None);
         assert_eq!((r.start, r.len), (100, 40));
         let (home, pool) = unbounded();
         let batch = Batch {
             chunk: Some(Chunk::new(buffer.clone(), home)),
             frames: vec![r],
         };
-        let f = batch.iter().next().unwrap();
+        let (f, _) = batch.iter().next().unwrap();
         assert_eq!(f.data, &buffer[100..140]);
         assert_eq!((f.index, f.origlen, f.link), (7, 1500, LinkType::ETHERNET));
         drop(batch);
@@ -131,10 +139,10 @@ mod tests {
     #[test]
     fn a_frame_outside_the_buffer_is_empty_not_a_wild_range() {
         let buffer = vec![0u8; 64];
-        assert_eq!(FrameRef::locate(&frame(&[]), &buffer).len, 0);
+        assert_eq!(FrameRef::locate(&frame(&[]), &buffer, None).len, 0);
         if cfg!(not(debug_assertions)) {
             let other = vec![1u8; 16];
-            assert_eq!(FrameRef::locate(&frame(&other), &buffer).len, 0);
+            assert_eq!(FrameRef::locate(&frame(&other), &buffer, None).len, 0);
         }
     }
 }

@@ -194,8 +194,8 @@ pub(super) fn run(
             handles.push(scope.spawn(move || {
                 let mut worker = Worker::new(input, &opts);
                 for batch in rx {
-                    for frame in batch.iter() {
-                        worker.audited_frame(&frame);
+                    for (frame, look) in batch.iter() {
+                        worker.audited_frame(&frame, look);
                     }
                     let Batch { chunk, mut frames } = batch;
                     // Let the buffer go home before saying so.
@@ -252,32 +252,33 @@ pub(super) fn run(
                 // read at fixed offsets, the rest decoded. The worker decodes
                 // its frames fully; the counts are kept here, once.
                 let look = decode::quick_transport(&frame);
-                let endpoints =
-                    if super::worker::early_drop(look, &frame, &opts.filter, &mut decode) {
-                        None
-                    } else {
-                        Some(match look.and_then(|l| decode::quick_segment(&frame, &l)) {
-                            Some(seg) => Ok((seg.src, seg.dst)),
-                            None => decode::decode(&frame).map(|seg| {
-                                if seg.ip_length_beyond_frame {
-                                    decode.count(
-                                        decode::DecodeCounter::IpLengthBeyondFrame,
-                                        frame.index,
-                                    );
-                                }
-                                (seg.src, seg.dst)
-                            }),
-                        })
-                    };
-                let noted = match endpoints {
-                    None => None,
-                    Some(endpoints) => match endpoints {
-                        Ok((src, dst)) => {
+                // The shard comes from the addresses and ports alone (read
+                // at the look's offsets), the segment is read on the worker.
+                let noted = if super::worker::early_drop(look, &frame, &opts.filter, &mut decode) {
+                    None
+                } else if let Some((shard_hash, src_port, dst_port)) =
+                    look.and_then(|l| decode::quick_shard_hash(&frame, &l))
+                {
+                    decode.segments += 1;
+                    // A plain TCP look on a port that is not audited was
+                    // dropped above.
+                    debug_assert!(opts.filter.matches(src_port, dst_port));
+                    decode.audited_segments += 1;
+                    let shard = (shard_hash % n as u64) as usize;
+                    Some((shard, FrameRef::locate(&frame, buffer, look)))
+                } else {
+                    match decode::decode(&frame) {
+                        Ok(seg) => {
+                            if seg.ip_length_beyond_frame {
+                                decode
+                                    .count(decode::DecodeCounter::IpLengthBeyondFrame, frame.index);
+                            }
                             decode.segments += 1;
-                            if opts.filter.matches(src.port(), dst.port()) {
+                            if opts.filter.matches(seg.src.port(), seg.dst.port()) {
                                 decode.audited_segments += 1;
-                                let shard = (decode::shard_hash(src, dst) % n as u64) as usize;
-                                Some((shard, FrameRef::locate(&frame, buffer)))
+                                let shard =
+                                    (decode::shard_hash(seg.src, seg.dst) % n as u64) as usize;
+                                Some((shard, FrameRef::locate(&frame, buffer, None)))
                             } else {
                                 None
                             }
@@ -286,7 +287,7 @@ pub(super) fn run(
                             decode.error(&e, frame.index);
                             None
                         }
-                    },
+                    }
                 };
                 let next_frame = frame.index + 1;
                 // Reading this frame may have filled a buffer: its frames

@@ -78,10 +78,10 @@ impl Worker {
     }
 
     /// Feed a frame the reading thread found to be of an audited flow (and
-    /// counted): decode it again, in full, here on the worker.
-    pub fn audited_frame(&mut self, frame: &Frame<'_>) {
-        let quick =
-            decode::quick_transport(frame).and_then(|look| decode::quick_segment(frame, &look));
+    /// counted): read the segment here on the worker, from the offsets of
+    /// the reader's `look` when it found plain TCP, else by a full decode.
+    pub fn audited_frame(&mut self, frame: &Frame<'_>, look: Option<decode::QuickTransport>) {
+        let quick = look.and_then(|look| decode::quick_segment(frame, &look));
         if let Some(seg) = quick {
             self.segment(&seg);
         } else if let Ok(seg) = decode::decode(frame) {

@@ -323,18 +323,106 @@ impl<S: StreamSink> FlowTable<S> {
     ) {
         let (key, dir) = FlowKey::from_endpoints(seg.src, seg.dst);
         let pure_syn = seg.flags.syn && !seg.flags.ack;
+        self.clock += 1;
+        let stamp = self.clock;
 
-        // One lookup for the common case, a segment of an open flow; a key
-        // is never both open and tombstoned, so tombstones are looked at
-        // only for the others.
-        let mut open = self.flows.contains_key(&key);
+        // One lookup for the common case, a segment of an open flow that
+        // is not a SYN (which may start a new connection on the tuple).
+        let fresh = if pure_syn {
+            None
+        } else {
+            self.flows.get_mut(&key)
+        };
+        let (opened_now, after) = match fresh {
+            Some(flow) => (
+                false,
+                apply(flow, seg, dir, stamp, &mut self.recency, self.limits),
+            ),
+            None => {
+                let Some(open) = self.admit(key, dir, seg, pure_syn, done) else {
+                    return;
+                };
+                let limits = self.limits;
+                let flow = self.flows.entry(key).or_insert_with(|| Flow {
+                    key,
+                    syn_dir: None,
+                    syn_frame: None,
+                    first_dir: dir,
+                    first_frame: seg.frame,
+                    first_ts: seg.ts,
+                    last_frame: seg.frame,
+                    last_ts: seg.ts,
+                    reasm: [
+                        Reassembler::new(limits.max_ooo_bytes),
+                        Reassembler::new(limits.max_ooo_bytes),
+                    ],
+                    packets: [0; 2],
+                    bytes: [0; 2],
+                    closes: Vec::new(),
+                    fin: [false; 2],
+                    rst: false,
+                    isn: [None; 2],
+                    evicted: None,
+                    reported: false,
+                    sink: new_sink(&key),
+                    touched: 0,
+                });
+                if !open {
+                    self.opened.push_back((seg.frame, key));
+                }
+                (
+                    !open,
+                    apply(flow, seg, dir, stamp, &mut self.recency, limits),
+                )
+            }
+        };
+
+        if after.closed {
+            if let Some(f) = self.flows.remove(&key) {
+                self.remember_closed(key, seg.ts);
+                self.finish(f, done);
+            }
+        }
+
+        // Queue upkeep, once the flow is no longer borrowed.
+        if after.queued {
+            self.compact();
+        }
+        if opened_now && self.opened.len() > 2 * self.flows.len() + 1024 {
+            let flows = &self.flows;
+            self.opened
+                .retain(|(ff, k)| flows.get(k).is_some_and(|f| f.first_frame == *ff));
+        }
+
+        // Expire idle flows about once per second of capture time.
+        if seg.ts.secs != self.last_sweep.secs {
+            self.last_sweep = seg.ts;
+            self.sweep(seg.ts, done);
+        }
+    }
+
+    /// A segment whose tuple has no open flow, or a pure SYN: whether a
+    /// flow is open for it once tombstones, port reuse and the table's
+    /// bound are dealt with; `None` when the segment is a trailing packet
+    /// of a finished connection, to be dropped.
+    fn admit(
+        &mut self,
+        key: FlowKey,
+        dir: Dir,
+        seg: &Segment<'_>,
+        pure_syn: bool,
+        done: &mut dyn FnMut(Flow<S>),
+    ) -> Option<bool> {
+        // A key is never both open and tombstoned, so tombstones are looked
+        // at only when the tuple is not open.
+        let mut open = pure_syn && self.flows.contains_key(&key);
         if !open && !self.tombstones.is_empty() {
             if let Some(closed_at) = self.tombstones.get(&key).copied() {
                 if pure_syn {
                     self.tombstones.remove(&key);
                 } else if seg.ts.secs_since(closed_at) < TOMBSTONE_SECS || seg.payload.is_empty() {
                     // Trailing ACK / FIN / retransmission of a finished connection.
-                    return;
+                    return None;
                 } else {
                     self.tombstones.remove(&key);
                 }
@@ -363,123 +451,7 @@ impl<S: StreamSink> FlowTable<S> {
         if !open && self.flows.len() >= self.limits.max_flows {
             self.evict_longest_idle(done);
         }
-        self.clock += 1;
-        let stamp = self.clock;
-        let limits = self.limits;
-        let flow = self.flows.entry(key).or_insert_with(|| Flow {
-            key,
-            syn_dir: None,
-            syn_frame: None,
-            first_dir: dir,
-            first_frame: seg.frame,
-            first_ts: seg.ts,
-            last_frame: seg.frame,
-            last_ts: seg.ts,
-            reasm: [
-                Reassembler::new(limits.max_ooo_bytes),
-                Reassembler::new(limits.max_ooo_bytes),
-            ],
-            packets: [0; 2],
-            bytes: [0; 2],
-            closes: Vec::new(),
-            fin: [false; 2],
-            rst: false,
-            isn: [None; 2],
-            evicted: None,
-            reported: false,
-            sink: new_sink(&key),
-            touched: 0,
-        });
-        if !open {
-            self.opened.push_back((seg.frame, key));
-        }
-        flow.touched = stamp;
-        let queued = match self.recency.back_mut() {
-            // A burst of one flow keeps one queue entry.
-            Some(back) if back.0 == key => {
-                back.1 = stamp;
-                false
-            }
-            _ => {
-                self.recency.push_back((key, stamp));
-                true
-            }
-        };
-        flow.last_frame = seg.frame;
-        flow.last_ts = seg.ts;
-        flow.packets[dir.index()] += 1;
-        flow.bytes[dir.index()] += seg.payload.len() as u64;
-        let d = dir.index();
-
-        if seg.flags.syn {
-            if pure_syn {
-                if flow.syn_dir.is_none() {
-                    flow.syn_dir = Some(dir);
-                    flow.syn_frame = Some(seg.frame);
-                }
-            } else if flow.syn_dir.is_none() {
-                // Only the SYN-ACK was captured: its receiver opened the connection.
-                flow.syn_dir = Some(dir.reverse());
-            }
-            flow.reasm[d].syn(Seq(seg.seq));
-            flow.isn[d].get_or_insert(Seq(seg.seq));
-        }
-
-        if !seg.payload.is_empty() || seg.missing > 0 {
-            let limit = if flow.sink.wants_payload(dir) {
-                self.limits.max_ooo_bytes
-            } else {
-                HEADERS_ONLY_BUFFER
-            };
-            flow.reasm[d].set_limit(limit);
-            // A SYN's own sequence number is the SYN's: data it carries (TCP
-            // Fast Open, RFC 7413) starts one after it.
-            let data_seq = if seg.flags.syn {
-                Seq(seg.seq).plus(1)
-            } else {
-                Seq(seg.seq)
-            };
-            let Flow { reasm, sink, .. } = flow;
-            reasm[d].segment(
-                data_seq,
-                seg.payload,
-                seg.missing,
-                seg.frame,
-                seg.ts,
-                &mut |delivery| deliver(sink, dir, delivery),
-            );
-        }
-
-        if seg.flags.fin && !flow.fin[d] {
-            flow.fin[d] = true;
-            flow.closes.push((dir, seg.frame, CloseKind::Fin, seg.ts));
-        }
-        if seg.flags.rst && !flow.rst {
-            flow.rst = true;
-            flow.closes.push((dir, seg.frame, CloseKind::Rst, seg.ts));
-        }
-        if flow.is_closed() {
-            if let Some(f) = self.flows.remove(&key) {
-                self.remember_closed(key, seg.ts);
-                self.finish(f, done);
-            }
-        }
-
-        // Queue upkeep, once the flow is no longer borrowed.
-        if queued {
-            self.compact();
-        }
-        if !open && self.opened.len() > 2 * self.flows.len() + 1024 {
-            let flows = &self.flows;
-            self.opened
-                .retain(|(ff, k)| flows.get(k).is_some_and(|f| f.first_frame == *ff));
-        }
-
-        // Expire idle flows about once per second of capture time.
-        if seg.ts.secs != self.last_sweep.secs {
-            self.last_sweep = seg.ts;
-            self.sweep(seg.ts, done);
-        }
+        Some(open)
     }
 
     fn remember_closed(&mut self, key: FlowKey, ts: Timestamp) {
@@ -608,6 +580,97 @@ impl<S: StreamSink> FlowTable<S> {
             reasm[dir.index()].flush(frame, &mut |d| deliver(sink, dir, d));
         }
         done(flow);
+    }
+}
+
+/// What [`apply`] leaves for the table to do once the flow is no longer borrowed.
+struct Applied {
+    /// A recency entry was pushed (the queue may need compacting).
+    queued: bool,
+    /// The segment closed the flow (RST, or the second FIN).
+    closed: bool,
+}
+
+/// Account one segment to its flow: recency, counters, SYN, payload to the
+/// reassembler (and on to the consumer), FIN and RST.
+fn apply<S: StreamSink>(
+    flow: &mut Flow<S>,
+    seg: &Segment<'_>,
+    dir: Dir,
+    stamp: u64,
+    recency: &mut VecDeque<(FlowKey, u64)>,
+    limits: FlowLimits,
+) -> Applied {
+    let key = flow.key;
+    let pure_syn = seg.flags.syn && !seg.flags.ack;
+    flow.touched = stamp;
+    let queued = match recency.back_mut() {
+        // A burst of one flow keeps one queue entry.
+        Some(back) if back.0 == key => {
+            back.1 = stamp;
+            false
+        }
+        _ => {
+            recency.push_back((key, stamp));
+            true
+        }
+    };
+    flow.last_frame = seg.frame;
+    flow.last_ts = seg.ts;
+    flow.packets[dir.index()] += 1;
+    flow.bytes[dir.index()] += seg.payload.len() as u64;
+    let d = dir.index();
+
+    if seg.flags.syn {
+        if pure_syn {
+            if flow.syn_dir.is_none() {
+                flow.syn_dir = Some(dir);
+                flow.syn_frame = Some(seg.frame);
+            }
+        } else if flow.syn_dir.is_none() {
+            // Only the SYN-ACK was captured: its receiver opened the connection.
+            flow.syn_dir = Some(dir.reverse());
+        }
+        flow.reasm[d].syn(Seq(seg.seq));
+        flow.isn[d].get_or_insert(Seq(seg.seq));
+    }
+
+    if !seg.payload.is_empty() || seg.missing > 0 {
+        let limit = if flow.sink.wants_payload(dir) {
+            limits.max_ooo_bytes
+        } else {
+            HEADERS_ONLY_BUFFER
+        };
+        flow.reasm[d].set_limit(limit);
+        // A SYN's own sequence number is the SYN's: data it carries (TCP
+        // Fast Open, RFC 7413) starts one after it.
+        let data_seq = if seg.flags.syn {
+            Seq(seg.seq).plus(1)
+        } else {
+            Seq(seg.seq)
+        };
+        let Flow { reasm, sink, .. } = flow;
+        reasm[d].segment(
+            data_seq,
+            seg.payload,
+            seg.missing,
+            seg.frame,
+            seg.ts,
+            &mut |delivery| deliver(sink, dir, delivery),
+        );
+    }
+
+    if seg.flags.fin && !flow.fin[d] {
+        flow.fin[d] = true;
+        flow.closes.push((dir, seg.frame, CloseKind::Fin, seg.ts));
+    }
+    if seg.flags.rst && !flow.rst {
+        flow.rst = true;
+        flow.closes.push((dir, seg.frame, CloseKind::Rst, seg.ts));
+    }
+    Applied {
+        queued,
+        closed: flow.is_closed(),
     }
 }
 
