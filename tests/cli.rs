@@ -172,3 +172,59 @@ fn reading_a_pipe_on_stdin_widens_it_so_the_writer_wakes_the_reader_less() {
         "the capture is still read whole: {flows}"
     );
 }
+
+// `-j 1` reads, judges and writes on one thread; when the report's reader
+// goes away (`| head`), the reading must stop too, or an endless pipe
+// (tcpdump -w -) would keep it reading forever after the report is gone.
+#[test]
+fn a_closed_report_pipe_stops_the_reading_of_an_endless_stdin() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let capture = std::fs::read(root().join("captures/several-flows.pcap")).unwrap();
+    let (header, records) = capture.split_at(24);
+    for threads in ["1", "2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+            .args(["check", "-q", "-j", threads, "--format", "jsonl", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let (header, records) = (header.to_vec(), records.to_vec());
+        // The same flows again and again, until tlsaudit stops reading.
+        let writer = std::thread::spawn(move || {
+            if stdin.write_all(&header).is_err() {
+                return;
+            }
+            while stdin.write_all(&records).is_ok() {}
+        });
+        let mut report = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while report.read_line(&mut line).unwrap() > 0 && !line.contains("\"type\":\"flow\"") {
+            line.clear();
+        }
+        assert!(
+            line.contains("\"type\":\"flow\""),
+            "-j {threads}: no flow line"
+        );
+        drop(report);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        writer.join().unwrap();
+        let status = status.unwrap_or_else(|| {
+            panic!("-j {threads}: still reading 30 s after its report was closed")
+        });
+        // A closed pipe is not a failure, as for other Unix filters.
+        assert_eq!(status.code(), Some(0), "-j {threads}");
+    }
+}

@@ -106,7 +106,7 @@ pub struct CommonArgs {
     /// Server RSA private key (PEM) to decrypt RSA key exchange; repeatable.
     #[arg(long = "rsa-key", value_name = "FILE")]
     pub rsa_key: Vec<PathBuf>,
-    /// Worker threads [default: all cores].
+    /// Worker threads [default: all cores]; 1 reads, judges and writes on one thread.
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
     /// Exit 3 when no flow failed but some verdict is unknown.

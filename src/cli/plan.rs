@@ -114,6 +114,7 @@ impl Plan {
                 tls_limits: TlsLimits::default(),
                 keys,
                 hash_input: false,
+                stop: None,
             },
             profile,
             report: ReportOptions {

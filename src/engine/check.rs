@@ -5,15 +5,17 @@
 //! read is not an error of the run: it is listed in the report with its
 //! error and makes [`CheckOutcome::Finished`] say `input_failed`.
 //!
-//! Threads: several inputs run one single-threaded pipeline each, in
-//! parallel on a pool, started in input order (FIFO); one input uses the
-//! sharded engine on every core. Stdin (`-`) is an input like a file,
-//! through the same ordered path, so a finished report is the same whatever
-//! the source (spec §8); reporting flows as soon as they are judged is for
-//! `live` only. Each input streams its flows, in first-frame order, through
-//! a bounded channel; the calling thread writes them input by input, so the
-//! report is in input order and a later input waits (blocked, holding
-//! little) until the earlier ones are written.
+//! Threads: `-j 1` is one thread: each input is read, judged and written
+//! in turn on the calling thread, a plain loop with no channel (R7). With
+//! `-j N`, several inputs run one single-threaded pipeline each, in
+//! parallel on a pool of `N`, started in input order (FIFO); one input
+//! uses the sharded engine on `N` workers. Each input streams its flows, in
+//! first-frame order, through a bounded channel; the calling thread writes
+//! them input by input, so the report is in input order and a later input
+//! waits (blocked, holding little) until the earlier ones are written.
+//! Stdin (`-`) is an input like a file, through the same ordered path, so
+//! a finished report is the same whatever the source (spec §8); reporting
+//! flows as soon as they are judged is for `live` only.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -60,15 +62,19 @@ enum InputEvent {
 
 /// Runs `check` as `plan` says, writing the report to `out`.
 ///
-/// Readers run on their own threads: when the run returns early (broken
-/// pipe, report error) the inputs not yet started are skipped and the ones
-/// being read are abandoned (their flows are dropped).
+/// `-j 1` is one thread: each input is read, judged and written on the
+/// calling thread, a plain loop with no channel (R7), so `-j 1` uses one
+/// core. Otherwise readers run on their own threads (see the module doc).
+/// When the run returns early (broken pipe, report error) reading stops:
+/// the inputs not yet started are skipped and the one being read stops
+/// within a buffer.
 pub fn run(plan: &Plan, out: Box<dyn Write + Send>) -> Result<CheckOutcome, RunError> {
     let mut reporter =
         Reporter::new(plan.report.clone(), &plan.profile, out).with_diagrams(plan.diagrams);
     // Both ticket formats name each input by its SHA-256.
     let tickets = matches!(plan.report.format, Format::Markdown | Format::Html);
-    let per_input_opts = Arc::new(EngineOptions {
+    let stop = Arc::new(AtomicBool::new(false));
+    let opts = EngineOptions {
         threads: if plan.inputs.len() > 1 {
             1
         } else {
@@ -76,49 +82,19 @@ pub fn run(plan: &Plan, out: Box<dyn Write + Send>) -> Result<CheckOutcome, RunE
         },
         // Taken while reading, not by a second pass.
         hash_input: tickets,
+        stop: Some(Arc::clone(&stop)),
         ..plan.engine.clone()
-    });
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(plan.engine.threads)
-        .build()
-        .map_err(RunError::Threads)?;
-    let abandoned = Arc::new(AtomicBool::new(false));
-    let mut receivers = Vec::with_capacity(plan.inputs.len());
-    for (i, path) in plan.inputs.iter().enumerate() {
-        let (tx, rx) = crossbeam_channel::bounded::<InputEvent>(FLOW_QUEUE);
-        receivers.push(rx);
-        let (path, opts) = (path.clone(), Arc::clone(&per_input_opts));
-        let (progress, abandoned) = (plan.progress, Arc::clone(&abandoned));
-        pool.spawn_fifo(move || {
-            if abandoned.load(Ordering::Relaxed) {
-                return;
-            }
-            let bar = progress_bar(progress, &path);
-            let r = stream(
-                &path,
-                i,
-                &opts,
-                &|pos| {
-                    if let Some(b) = &bar {
-                        b.set_position(pos);
-                    }
-                },
-                &mut |f| {
-                    let _ = tx.send(InputEvent::Flow(Box::new(f)));
-                },
-            );
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-            let _ = tx.send(InputEvent::Done(Box::new(r)));
-        });
-    }
-    let written = write_inputs(plan, &receivers, &mut reporter, tickets);
+    };
+    let written = if plan.engine.threads <= 1 {
+        write_in_this_thread(plan, &opts, &mut reporter, tickets)
+    } else {
+        write_from_readers(plan, opts, &mut reporter, tickets)?
+    };
     let totals = written.and_then(|input_failed| Ok((reporter.finish()?, input_failed)));
     let (totals, input_failed) = match totals {
         Ok(t) => t,
         Err(e) => {
-            abandoned.store(true, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
             // A closed pipe ends the run at once: no point reading the
             // remaining inputs.
             return match e {
@@ -141,11 +117,127 @@ pub fn run(plan: &Plan, out: Box<dyn Write + Send>) -> Result<CheckOutcome, RunE
     })
 }
 
+/// `-j 1`: reads, judges and writes every input in turn on this thread;
+/// true when an input could not be read. The first report error stops the
+/// reading and is returned.
+fn write_in_this_thread(
+    plan: &Plan,
+    opts: &EngineOptions,
+    reporter: &mut Reporter,
+    hash: bool,
+) -> Result<bool, RenderError> {
+    let mut input_failed = false;
+    for (i, path) in plan.inputs.iter().enumerate() {
+        let bar = progress_bar(plan.progress, path);
+        let mut failed: Option<RenderError> = None;
+        let r = stream(
+            path,
+            i,
+            opts,
+            &|pos| {
+                if let Some(b) = &bar {
+                    b.set_position(pos);
+                }
+            },
+            &mut |f| {
+                if failed.is_some() {
+                    return;
+                }
+                if let Err(e) = reporter.flow(checks::judge(f, &plan.profile)) {
+                    failed = Some(e);
+                    if let Some(stop) = &opts.stop {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            },
+        );
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        input_failed |= write_input(plan, path, r, reporter, hash)?;
+    }
+    Ok(input_failed)
+}
+
+/// `-j N`: reads the inputs on a pool of `N` threads (one input: the
+/// sharded engine on `N` workers) while this thread judges and writes
+/// their flows, input by input; true when an input could not be read.
+fn write_from_readers(
+    plan: &Plan,
+    opts: EngineOptions,
+    reporter: &mut Reporter,
+    hash: bool,
+) -> Result<Result<bool, RenderError>, RunError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.engine.threads)
+        .build()
+        .map_err(RunError::Threads)?;
+    let opts = Arc::new(opts);
+    let mut receivers = Vec::with_capacity(plan.inputs.len());
+    for (i, path) in plan.inputs.iter().enumerate() {
+        let (tx, rx) = crossbeam_channel::bounded::<InputEvent>(FLOW_QUEUE);
+        receivers.push(rx);
+        let (path, opts) = (path.clone(), Arc::clone(&opts));
+        let progress = plan.progress;
+        pool.spawn_fifo(move || {
+            if opts.stopped() {
+                return;
+            }
+            let bar = progress_bar(progress, &path);
+            let r = stream(
+                &path,
+                i,
+                &opts,
+                &|pos| {
+                    if let Some(b) = &bar {
+                        b.set_position(pos);
+                    }
+                },
+                &mut |f| {
+                    let _ = tx.send(InputEvent::Flow(Box::new(f)));
+                },
+            );
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let _ = tx.send(InputEvent::Done(Box::new(r)));
+        });
+    }
+    Ok(write_inputs(plan, &receivers, reporter, hash))
+}
+
 /// Writes each input's flows, then the input itself, in input order; true
 /// when an input could not be read.
 fn write_inputs(
     plan: &Plan,
     receivers: &[crossbeam_channel::Receiver<InputEvent>],
+    reporter: &mut Reporter,
+    hash: bool,
+) -> Result<bool, RenderError> {
+    let mut input_failed = false;
+    for (path, rx) in plan.inputs.iter().zip(receivers) {
+        while let Ok(event) = rx.recv() {
+            match event {
+                InputEvent::Flow(f) => reporter.flow(checks::judge(*f, &plan.profile))?,
+                InputEvent::Done(r) => {
+                    input_failed |= write_input(plan, path, *r, reporter, hash)?;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(input_failed)
+}
+
+/// Writes a finished input (its counts and warnings, or why it could not
+/// be read) once its flows are written; true when it could not be read.
+fn write_input(
+    plan: &Plan,
+    path: &Path,
+    read: Result<InputFacts, EngineError>,
     reporter: &mut Reporter,
     hash: bool,
 ) -> Result<bool, RenderError> {
@@ -157,39 +249,26 @@ fn write_inputs(
                 plan.report.format,
                 Format::Json | Format::Jsonl | Format::Ecs
             ));
-    let mut input_failed = false;
-    for (path, rx) in plan.inputs.iter().zip(receivers) {
-        while let Ok(event) = rx.recv() {
-            let r = match event {
-                InputEvent::Flow(f) => {
-                    reporter.flow(checks::judge(*f, &plan.profile))?;
-                    continue;
-                }
-                InputEvent::Done(r) => *r,
-            };
-            match r {
-                Ok(facts) => {
-                    let rep = input_report(path, Some(&facts), None, hash);
-                    if plan.verbose > 0 {
-                        say_counts(path, &facts);
-                    }
-                    if echo_warnings {
-                        for w in &rep.warnings {
-                            eprintln!("tlsaudit: warning: {}: {w}", path.display());
-                        }
-                    }
-                    reporter.input(rep)?;
-                }
-                Err(e) => {
-                    eprintln!("tlsaudit: {e}");
-                    input_failed = true;
-                    reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+    match read {
+        Ok(facts) => {
+            let rep = input_report(path, Some(&facts), None, hash);
+            if plan.verbose > 0 {
+                say_counts(path, &facts);
+            }
+            if echo_warnings {
+                for w in &rep.warnings {
+                    eprintln!("tlsaudit: warning: {}: {w}", path.display());
                 }
             }
-            break;
+            reporter.input(rep)?;
+            Ok(false)
+        }
+        Err(e) => {
+            eprintln!("tlsaudit: {e}");
+            reporter.input(input_report(path, None, Some(e.to_string()), false))?;
+            Ok(true)
         }
     }
-    Ok(input_failed)
 }
 
 /// `-v`: what the input held and why frames were skipped.

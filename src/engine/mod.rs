@@ -6,9 +6,10 @@
 //! the worker ([`worker::Worker`]) and the sharded parallel reader
 //! ([`parallel`]).
 //!
-//! Threads: the engine starts the pipeline's (the `check` pool, which reads
-//! the inputs, and the sharded workers of `-j N`); the `check` report is
-//! written on the calling thread. The only other thread is the `live
+//! Threads: the engine starts the pipeline's (with `-j N` for N > 1, the
+//! `check` pool, which reads the inputs, and the sharded workers); the
+//! `check` report is written on the calling thread, which at `-j 1` also
+//! reads. The only other thread is the `live
 //! --metrics` endpoint's ([`crate::report::metrics::MetricsServer`], with
 //! the threads its HTTP server, tiny_http, starts for itself).
 //!
@@ -33,6 +34,7 @@ pub mod worker;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::capture::file::FileSource;
@@ -81,6 +83,18 @@ pub struct EngineOptions {
     pub keys: Option<Arc<Keys>>,
     /// Take each input file's SHA-256 while reading it (for tickets).
     pub hash_input: bool,
+    /// Set by the caller when it no longer wants the flows (the report's
+    /// reader went away): reading stops within a buffer or
+    /// [`RELEASE_EVERY_FRAMES`] frames, as if the input had ended there.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+impl EngineOptions {
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
 }
 
 impl Default for EngineOptions {
@@ -95,6 +109,7 @@ impl Default for EngineOptions {
             tls_limits: TlsLimits::default(),
             keys: None,
             hash_input: false,
+            stop: None,
         }
     }
 }
@@ -314,6 +329,9 @@ fn read_in_one_thread(
         let next = frame.index + 1;
         worker.frame(&frame, &mut decode);
         if n % RELEASE_EVERY_FRAMES == 0 {
+            if opts.stopped() {
+                break;
+            }
             for f in worker.take_finished() {
                 order.push(f);
             }

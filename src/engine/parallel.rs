@@ -300,6 +300,9 @@ pub(super) fn run(
                     to_workers.shards[shard].noted.push(meta);
                 }
                 if sent {
+                    if opts.stopped() {
+                        break;
+                    }
                     to_workers.absorb(order);
                     let low = to_workers.low_watermark(next_frame);
                     order.release_below(low, on_flow);
