@@ -121,6 +121,44 @@ pub fn quick_transport(frame: &Frame<'_>) -> Option<QuickTransport> {
     }
 }
 
+/// [`super::shard_hash`] of a frame [`quick_transport`] found to be plain
+/// TCP, from the addresses at the look's offsets (no [`Segment`] built),
+/// with the ports: `(hash, source port, destination port)`. `None` for any
+/// other look.
+pub fn quick_shard_hash(frame: &Frame<'_>, look: &QuickTransport) -> Option<(u64, u16, u16)> {
+    let QuickTransport::Tcp {
+        src_port,
+        dst_port,
+        ip_at,
+        ..
+    } = *look
+    else {
+        return None;
+    };
+    let (src, dst) = quick_addresses(frame, ip_at)?;
+    let hash = super::mix_endpoint(super::address_word(src), src_port)
+        .wrapping_add(super::mix_endpoint(super::address_word(dst), dst_port));
+    Some((hash, src_port, dst_port))
+}
+
+/// Source and destination address of the IPv4 or IPv6 header at `ip_at`,
+/// which [`quick_transport`] found whole.
+fn quick_addresses(frame: &Frame<'_>, ip_at: usize) -> Option<(IpAddr, IpAddr)> {
+    let ip = frame.data.get(ip_at..)?;
+    Some(match ip.first()? >> 4 {
+        4 => {
+            let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+            let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b))
+        }
+        _ => {
+            let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+            let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            (IpAddr::from(a), IpAddr::from(b))
+        }
+    })
+}
+
 /// The segment of a frame [`quick_transport`] found to be plain TCP, read
 /// from the offsets it kept: what [`decode`] returns for it, without
 /// decoding again. `None` for any other look.
@@ -135,19 +173,7 @@ pub fn quick_segment<'a>(frame: &Frame<'a>, look: &QuickTransport) -> Option<Seg
     else {
         return None;
     };
-    let ip = frame.data.get(ip_at..)?;
-    let (src, dst) = match ip.first()? >> 4 {
-        4 => {
-            let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
-            let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-            (IpAddr::from(a), IpAddr::from(b))
-        }
-        _ => {
-            let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
-            let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            (IpAddr::from(a), IpAddr::from(b))
-        }
-    };
+    let (src, dst) = quick_addresses(frame, ip_at)?;
     let tcp = frame.data.get(tcp_at..tcp_end)?;
     let header: &[u8; 20] = tcp.get(..20)?.try_into().ok()?;
     let data_offset = usize::from(header[12] >> 4) * 4;

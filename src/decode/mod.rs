@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::capture::{LinkType, Timestamp};
 
-pub use ip_tcp::{decode, quick_segment, quick_transport, QuickTransport};
+pub use ip_tcp::{decode, quick_segment, quick_shard_hash, quick_transport, QuickTransport};
 
 /// One side of a TCP connection.
 pub type Endpoint = SocketAddr;
@@ -76,13 +76,11 @@ fn endpoint_word(ep: Endpoint) -> u64 {
 fn address_word(ip: IpAddr) -> u64 {
     match ip {
         IpAddr::V4(v4) => u64::from(u32::from(v4)),
-        IpAddr::V6(v6) => fold_v6(u128::from(v6)),
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17)
+        }
     }
-}
-
-#[inline]
-fn fold_v6(bits: u128) -> u64 {
-    (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17)
 }
 
 impl FlowKey {
@@ -106,7 +104,8 @@ impl FlowKey {
 
 /// Symmetric hash of a segment's endpoints (the same for both directions,
 /// so both land on one shard), deterministic across runs. Computed for
-/// every audited packet on the reading thread, so it avoids building the
+/// every audited packet on the reading thread (for a plain frame by
+/// [`quick_shard_hash`], from its header bytes), so it avoids building the
 /// canonical [`FlowKey`]: each endpoint is mixed on its own and the two are
 /// added, which does not depend on their order.
 pub fn shard_hash(src: Endpoint, dst: Endpoint) -> u64 {
@@ -114,46 +113,7 @@ pub fn shard_hash(src: Endpoint, dst: Endpoint) -> u64 {
         .wrapping_add(mix_endpoint(address_word(dst.ip()), dst.port()))
 }
 
-/// [`shard_hash`] of a frame [`quick_transport`] found to be plain TCP,
-/// from the address bytes at the look's offsets (no [`Segment`] built),
-/// with the ports: `(hash, source port, destination port)`. `None` for any
-/// other look.
-pub fn quick_shard_hash(
-    frame: &crate::capture::Frame<'_>,
-    look: &QuickTransport,
-) -> Option<(u64, u16, u16)> {
-    let QuickTransport::Tcp {
-        src_port,
-        dst_port,
-        ip_at,
-        ..
-    } = *look
-    else {
-        return None;
-    };
-    let ip = frame.data.get(ip_at..)?;
-    let (a, b) = match ip.first()? >> 4 {
-        4 => {
-            let a: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
-            let b: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-            (
-                u64::from(u32::from_be_bytes(a)),
-                u64::from(u32::from_be_bytes(b)),
-            )
-        }
-        _ => {
-            let a: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
-            let b: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            (
-                fold_v6(u128::from_be_bytes(a)),
-                fold_v6(u128::from_be_bytes(b)),
-            )
-        }
-    };
-    let hash = mix_endpoint(a, src_port).wrapping_add(mix_endpoint(b, dst_port));
-    Some((hash, src_port, dst_port))
-}
-
+/// One endpoint's share of [`shard_hash`].
 fn mix_endpoint(address: u64, port: u16) -> u64 {
     // A multiply-xorshift finaliser (splitmix64's): every input bit moves
     // the low bits, which pick the shard.
