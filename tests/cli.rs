@@ -228,3 +228,38 @@ fn a_closed_report_pipe_stops_the_reading_of_an_endless_stdin() {
         assert_eq!(status.code(), Some(0), "-j {threads}");
     }
 }
+
+// `-j 1` means one thread: what a user asks for to hold tlsaudit to one
+// core on a busy server (and style R7's plain loop). Counted while it waits
+// for more of a capture on stdin.
+#[test]
+fn check_with_one_thread_runs_on_one_thread() {
+    let capture = std::fs::read(root().join("captures/several-flows.pcap")).unwrap();
+    for (threads, want_more_than_one) in [("1", false), ("2", true)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+            .args(["check", "-q", "-j", threads, "--format", "jsonl", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&capture).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        drop(stdin);
+        let status = child.wait().unwrap();
+        assert!(
+            status.code().is_some_and(|c| c <= 1),
+            "-j {threads}: {status}"
+        );
+        if want_more_than_one {
+            assert!(tasks > 1, "-j {threads}: {tasks} thread(s)");
+        } else {
+            assert_eq!(tasks, 1, "-j {threads}: {tasks} threads");
+        }
+    }
+}
