@@ -122,10 +122,9 @@ pub fn quick_transport(frame: &Frame<'_>) -> Option<QuickTransport> {
 }
 
 /// [`super::shard_hash`] of a frame [`quick_transport`] found to be plain
-/// TCP, from the addresses at the look's offsets (no [`Segment`] built),
-/// with the ports: `(hash, source port, destination port)`. `None` for any
-/// other look.
-pub fn quick_shard_hash(frame: &Frame<'_>, look: &QuickTransport) -> Option<(u64, u16, u16)> {
+/// TCP, from the addresses and ports at the look's offsets (no [`Segment`]
+/// built). `None` for any other look.
+pub fn quick_shard_hash(frame: &Frame<'_>, look: &QuickTransport) -> Option<u64> {
     let QuickTransport::Tcp {
         src_port,
         dst_port,
@@ -136,9 +135,10 @@ pub fn quick_shard_hash(frame: &Frame<'_>, look: &QuickTransport) -> Option<(u64
         return None;
     };
     let (src, dst) = quick_addresses(frame, ip_at)?;
-    let hash = super::mix_endpoint(super::address_word(src), src_port)
-        .wrapping_add(super::mix_endpoint(super::address_word(dst), dst_port));
-    Some((hash, src_port, dst_port))
+    Some(
+        super::mix_endpoint(super::address_word(src), src_port)
+            .wrapping_add(super::mix_endpoint(super::address_word(dst), dst_port)),
+    )
 }
 
 /// Source and destination address of the IPv4 or IPv6 header at `ip_at`,
@@ -520,11 +520,7 @@ mod tests {
             let look = quick_transport(&f).unwrap();
             assert_eq!(
                 crate::decode::quick_shard_hash(&f, &look),
-                Some((
-                    crate::decode::shard_hash(seg.src, seg.dst),
-                    seg.src.port(),
-                    seg.dst.port()
-                )),
+                Some(crate::decode::shard_hash(seg.src, seg.dst)),
                 "{link:?}"
             );
         }

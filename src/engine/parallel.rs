@@ -2,10 +2,10 @@
 //! buffers with read(2), cuts them into frames, finds each frame's flow
 //! (from fixed offsets in the common plain frame, by a full decode only
 //! when unsure), keeps the decode counts, and notes where each audited frame
-//! lies in the buffer for the worker that owns its flow. When a buffer is
-//! full it becomes a shared [`Chunk`] and every shard with frames in it gets
-//! a [`Batch`]: nothing is copied; each worker decodes its own frames. `threads`
-//! workers each own the flows whose symmetric key hash falls in their shard,
+//! lies in the buffer (with its header look) for the worker that owns its
+//! flow. When a buffer is full it becomes a shared [`Chunk`] and every
+//! shard with frames in it gets a [`Batch`]: nothing is copied; each worker
+//! reads its own frames. `threads` workers each own the flows whose symmetric key hash falls in their shard,
 //! so both directions of a flow meet on one worker and reassembly needs no
 //! locks. Borrowed capture data never crosses a thread (R7): a batch owns a
 //! reference to its chunk, whose buffer goes back to the reader's pool when
@@ -248,21 +248,19 @@ pub(super) fn run(
                 let Some((frame, buffer)) = source.next_frame_in_buffer()? else {
                     break;
                 };
-                // Only the flow is needed here: the common plain frame is
-                // read at fixed offsets, the rest decoded. The worker decodes
-                // its frames fully; the counts are kept here, once.
+                // Only the flow is needed here: for the common plain frame,
+                // its shard from the addresses and ports at the look's
+                // offsets (the worker then reads the segment from them);
+                // anything else is decoded. The counts are kept here, once.
                 let look = decode::quick_transport(&frame);
-                // The shard comes from the addresses and ports alone (read
-                // at the look's offsets), the segment is read on the worker.
                 let noted = if super::worker::early_drop(look, &frame, &opts.filter, &mut decode) {
                     None
-                } else if let Some((shard_hash, src_port, dst_port)) =
+                } else if let Some(shard_hash) =
                     look.and_then(|l| decode::quick_shard_hash(&frame, &l))
                 {
+                    // A plain TCP look not on an audited port was dropped
+                    // above.
                     decode.segments += 1;
-                    // A plain TCP look on a port that is not audited was
-                    // dropped above.
-                    debug_assert!(opts.filter.matches(src_port, dst_port));
                     decode.audited_segments += 1;
                     let shard = (shard_hash % n as u64) as usize;
                     Some((shard, FrameRef::locate(&frame, buffer, look)))
