@@ -183,13 +183,7 @@ fn a_closed_report_pipe_stops_the_reading_of_an_endless_stdin() {
     let capture = std::fs::read(root().join("captures/several-flows.pcap")).unwrap();
     let (header, records) = capture.split_at(24);
     for threads in ["1", "2"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
-            .args(["check", "-q", "-j", threads, "--format", "jsonl", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = jsonl_check_of_stdin(threads, Stdio::piped());
         let mut stdin = child.stdin.take().unwrap();
         let (header, records) = (header.to_vec(), records.to_vec());
         // The same flows again and again, until tlsaudit stops reading.
@@ -236,13 +230,7 @@ fn a_closed_report_pipe_stops_the_reading_of_an_endless_stdin() {
 fn check_with_one_thread_runs_on_one_thread() {
     let capture = std::fs::read(root().join("captures/several-flows.pcap")).unwrap();
     for (threads, want_more_than_one) in [("1", false), ("2", true)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
-            .args(["check", "-q", "-j", threads, "--format", "jsonl", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = jsonl_check_of_stdin(threads, Stdio::null());
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(&capture).unwrap();
         stdin.flush().unwrap();
@@ -262,4 +250,16 @@ fn check_with_one_thread_runs_on_one_thread() {
             assert_eq!(tasks, 1, "-j {threads}: {tasks} threads");
         }
     }
+}
+
+/// `tlsaudit check -q -j THREADS --format jsonl -`, its stdin a pipe to write
+/// the capture into.
+fn jsonl_check_of_stdin(threads: &str, stdout: Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tlsaudit"))
+        .args(["check", "-q", "-j", threads, "--format", "jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
