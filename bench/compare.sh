@@ -12,20 +12,26 @@
 #      reordered, a quarter of the bytes other traffic);
 #   3. warms the page cache, then times each command on each capture with
 #      hyperfine (wall median, user+sys) and GNU time (peak RSS);
-#   4. checks that -j1 and -j2 give byte-identical JSON reports, and every
+#   4. on the tap capture, times tlsaudit and the floor in alternation
+#      (--pairs N each: floor, tlsaudit, floor, tlsaudit, ...) and takes the
+#      median of the pair ratios: on a shared machine whose speed drifts
+#      from minute to minute, a ratio of two runs taken back to back holds
+#      far better than a ratio of two medians taken minutes apart;
+#   5. checks that -j1 and -j2 give byte-identical JSON reports, and every
 #      audited flow against the generator's truth, on both captures;
-#   5. optionally (--stdin-10g) streams a 10 GB capture from the generator
+#   6. optionally (--stdin-10g) streams a 10 GB capture from the generator
 #      through `tlsaudit check -` and records its peak RSS;
-#   6. writes the table between the BEGIN/END markers of BENCHMARKS.md.
+#   7. writes the table between the BEGIN/END markers of BENCHMARKS.md.
 #
-# Usage: bench/compare.sh [--size 1G] [--scratch DIR] [--runs N] [--stdin-10g]
-#                         [--from DIR] [--no-write] [--no-tshark]
+# Usage: bench/compare.sh [--size 1G] [--scratch DIR] [--runs N] [--pairs N]
+#                         [--stdin-10g] [--from DIR] [--no-write] [--no-tshark]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 size=1G
 scratch=/tmp/tlsaudit-bench
 runs=5
+pairs=11
 stdin10g=0
 from="$here/captures"
 write=1
@@ -35,11 +41,12 @@ while (($#)); do
     --size) size="$2"; shift 2 ;;
     --scratch) scratch="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --pairs) pairs="$2"; shift 2 ;;
     --stdin-10g) stdin10g=1; shift ;;
     --from) from="$2"; shift 2 ;;
     --no-write) write=0; shift ;;
     --no-tshark) tshark=0; shift ;;
-    *) echo "usage: $0 [--size 1G] [--scratch DIR] [--runs N] [--stdin-10g] [--from DIR] [--no-write] [--no-tshark]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--size 1G] [--scratch DIR] [--runs N] [--pairs N] [--stdin-10g] [--from DIR] [--no-write] [--no-tshark]" >&2; exit 2 ;;
     esac
 done
 
@@ -123,6 +130,37 @@ done
 measure default "$pcapng" "tlsaudit check -j 2 (json, pcapng)" "$bin check -q -j 2 --format json CAP"
 measure default "$pcapng" "floor, pcapng" "$walk CAP"
 
+# paired NAME COMMAND_A COMMAND_B: A and B run in alternation, $pairs times
+# each after one warm-up pair, timed with bash's EPOCHREALTIME; appends
+# "NAME <tab> median A/B <tab> median A <tab> median B <tab> lowest A/B <tab>
+# highest A/B" to $paired_results.
+paired_results="$scratch/paired.tsv"
+: >"$paired_results"
+paired() {
+    local name="$1" a="$2" b="$3" i t0 t1 t2 times=""
+    echo "compare: paired: $name" >&2
+    for ((i = 0; i <= pairs; i++)); do
+        t0=$EPOCHREALTIME
+        sh -c "$a >/dev/null 2>&1" || true
+        t1=$EPOCHREALTIME
+        sh -c "$b >/dev/null 2>&1" || true
+        t2=$EPOCHREALTIME
+        ((i > 0)) && times+="$t0 $t1 $t2"$'\n'
+    done
+    printf '%s' "$times" | awk -v name="$name" '
+        function median(v, n,   i, j, t) {
+            for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+            return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        }
+        { n++; a[n] = $2 - $1; b[n] = $3 - $2; r[n] = a[n] / b[n] }
+        END { ma = median(a, n); mb = median(b, n); mr = median(r, n)
+              # sorted by median(): r[1] is the lowest ratio, r[n] the highest
+              printf "%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\n", name, mr, ma, mb, r[1], r[n] }' >>"$paired_results"
+}
+paired "json -j 2 / floor" "$bin check -q -j 2 --format json $tap" "$walk $tap"
+paired "jsonl -j 2 / floor" "$bin check -q -j 2 --format jsonl $tap" "$walk $tap"
+paired "json -j 1 / json -j 2" "$bin check -q -j 1 --format json $tap" "$bin check -q -j 2 --format json $tap"
+
 # Identical output for any -j: the collected facts (every flow, in order)
 # and the JSON report, byte for byte.
 same_j() {
@@ -175,7 +213,7 @@ table="$scratch/table.md"
     echo "Measured $(date -u +%Y-%m-%d) (load average before the run: $load) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ { print $2 }') GB RAM; read from the page cache."
     echo "Default capture: \`gencap --size $size --seed 1\` ($gb GiB pcap, $(jq '.packets' "$truth") packets, $(jq '.flows | length' "$truth") audited flows)."
     echo "Tap capture: \`gencap --tap --size $size --seed 1\` ($tap_gb GiB pcap, $(jq '.packets' "$tap_truth") packets, $(jq '.flows | length' "$tap_truth") audited flows, $(jq '.units["retransmitted-segments"] + .units["reordered-segments"]' "$tap_truth") segments retransmitted or reordered)."
-    echo "Command: \`bench/compare.sh --size $size --runs $runs$( ((stdin10g)) && echo ' --stdin-10g')\` (tlsaudit $(git -C "$here" rev-parse --short HEAD))."
+    echo "Command: \`bench/compare.sh --size $size --runs $runs --pairs $pairs$( ((stdin10g)) && echo ' --stdin-10g')\` (tlsaudit $(git -C "$here" rev-parse --short HEAD))."
     echo
     echo "| tool | default: wall | user+sys | peak RSS | / floor | tap: wall | user+sys | peak RSS | / floor |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -206,6 +244,8 @@ table="$scratch/table.md"
         printf "- tap: peak RSS, jsonl: %.0f MiB at -j 1, %.0f MiB at -j 2 (target ≤ 32 MiB)\n", r1l / 1024, r2l / 1024
         printf "- tap: -j 2 against -j 1 (json): %.2f× (target ≥ 1.3×)\n", j1 / j2
     }'
+    awk -F'\t' -v p="$pairs" '{
+        printf "- tap, paired (%d pairs in alternation, median of the pair ratios): %s: %.2f× (%.3f s against %.3f s; pairs from %.2f× to %.2f×)\n", p, $1, $2, $3, $4, $5, $6 }' "$paired_results"
     echo "- -j 1 and -j 2 reports identical: default: $same_default; tap: $same_tap"
     echo "- against the generator's truth: default: $truth_default; tap: $truth_tap"
     if [[ -n "$stdin_rss" ]]; then
