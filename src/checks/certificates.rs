@@ -209,7 +209,7 @@ fn cn_check(
         };
         return CheckResult::new(
             Verdict::Pass,
-            format!("{}{via} ({} comparison).", capitalise(&several), m.name()),
+            format!("{}{via} ({} comparison).", capitalise(several), m.name()),
         )
         .expected(expected.clone())
         .observed_opt(observed)

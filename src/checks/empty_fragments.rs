@@ -341,7 +341,8 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSu
         (verdict, parts, frames)
     };
 
-    let mut reason = format!("{}.", capitalise(&parts.join("; ")));
+    let mut reason = capitalise(parts.join("; "));
+    reason.push('.');
     let inferred_used = inferred.is_some()
         && [
             &f.tls_dir(Role::Client).app_data,

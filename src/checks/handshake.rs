@@ -155,7 +155,7 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> CheckResult {
                 }
                 None => format!("the capture ends before the handshake completes{last}"),
             };
-            CheckResult::new(Verdict::Unknown, capitalise(&format!("{why}.")))
+            CheckResult::new(Verdict::Unknown, capitalise(format!("{why}.")))
                 .expected(expected)
                 .observed("incomplete")
                 .frames(f.tls.client_hello.as_ref().map(|c| c.frame))
@@ -258,7 +258,7 @@ fn diagnose(f: &FlowFacts, p: &Profile, abort: &Abort<'_>) -> (String, &'static 
         Some(c) => format!("The handshake failed: {what}{after}; likely cause: {c}."),
         None => format!("The handshake failed: {what}{after}."),
     };
-    (capitalise(&reason), remedy)
+    (capitalise(reason), remedy)
 }
 
 fn likely_cause(f: &FlowFacts, p: &Profile, abort: &Abort<'_>) -> (Option<String>, &'static str) {

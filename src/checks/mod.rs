@@ -407,12 +407,19 @@ fn client_version_offer(f: &FlowFacts) -> Option<String> {
     ch.version.map(|v| format!("up to {}", v.name()))
 }
 
-/// A reason built from lower-case parts starts with a capital letter.
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
+/// A reason built from lower-case parts starts with a capital letter (in
+/// place when that letter is ASCII, as it is in every reason written here).
+fn capitalise(mut s: String) -> String {
+    match s.chars().next() {
+        Some(first) if first.is_ascii() => {
+            s[..1].make_ascii_uppercase();
+            s
+        }
+        Some(first) => first
+            .to_uppercase()
+            .chain(s[first.len_utf8()..].chars())
+            .collect(),
+        None => s,
     }
 }
 
@@ -420,6 +427,20 @@ fn capitalise(s: &str) -> String {
 mod tests {
     use super::fixture::FlowBuilder;
     use super::*;
+
+    #[test]
+    fn capitalise_upper_cases_the_first_letter_only() {
+        for (s, want) in [
+            ("the handshake", "The handshake"),
+            ("The end", "The end"),
+            ("", ""),
+            ("éclair; b", "Éclair; b"),
+            ("ßx", "SSx"),
+            ("1 record", "1 record"),
+        ] {
+            assert_eq!(capitalise(s.to_string()), want);
+        }
+    }
 
     #[test]
     fn conforming_flow_passes_with_cn_checks_skipped_in_builtin_profile() {

@@ -33,15 +33,18 @@
 //! assert_eq!(changes[0].what, "server_certificate");
 //! ```
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::capture::Timestamp;
 use crate::facts::Role;
-use crate::tls::model::{CertFacts, FrameNo};
+use crate::tls::model::{CertFacts, CipherSuiteId, FrameNo, TlsVersion};
+use crate::tls::suites;
 
 use super::{Finding, FindingKind, JudgedFlow};
 
@@ -50,46 +53,84 @@ use super::{Finding, FindingKind, JudgedFlow};
 /// a scan or spoofed sources cannot grow the tracker past a few MiB.
 pub const MAX_PEERS: usize = 4096;
 
-/// What a certificate is compared by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct CertIdentity {
-    sha256: String,
-    serial: String,
-    cn: String,
-}
+/// What a certificate is compared by: its SHA-256, serial and CN (the
+/// subject's CNs joined by ", ", compared without regard to ASCII case).
+/// It holds the flow's shared certificate, so remembering it copies nothing;
+/// text is made only when a change is reported.
+#[derive(Debug, Clone)]
+struct CertIdentity(Arc<CertFacts>);
 
 impl CertIdentity {
-    fn of(c: &CertFacts) -> Self {
-        CertIdentity {
-            sha256: c.sha256.clone(),
-            serial: c.serial.clone(),
-            cn: c.subject_cn.join(", "),
+    /// The CN as compared and written: the subject's CNs joined by ", ".
+    fn cn(&self) -> String {
+        self.0.subject_cn.join(", ")
+    }
+
+    /// Whether [`CertIdentity::cn`] is the empty string.
+    fn cn_is_empty(&self) -> bool {
+        match self.0.subject_cn.as_slice() {
+            [] => true,
+            [only] => only.is_empty(),
+            _ => false,
         }
     }
 
     /// "CN x, SHA-256 0123456789ab…". The serial is compared but not
     /// written: `--redact` drops serials, and this text reaches reports.
     fn describe(&self) -> String {
+        let cn = self.cn();
+        let sha256 = &self.0.sha256;
         format!(
             "CN {}, SHA-256 {}…",
-            if self.cn.is_empty() { "-" } else { &self.cn },
-            self.sha256.get(..12).unwrap_or(&self.sha256)
+            if cn.is_empty() { "-" } else { &cn },
+            sha256.get(..12).unwrap_or(sha256)
         )
     }
 
     /// Which of the three identifying fields differ.
     fn differences(&self, other: &CertIdentity) -> Vec<&'static str> {
         let mut d = Vec::new();
-        if self.sha256 != other.sha256 {
+        if self.0.sha256 != other.0.sha256 {
             d.push("fingerprint");
         }
-        if self.serial != other.serial {
+        if self.0.serial != other.0.serial {
             d.push("serial");
         }
-        if !self.cn.eq_ignore_ascii_case(&other.cn) {
+        if !joined_eq_ignore_ascii_case(&self.0.subject_cn, &other.0.subject_cn) {
             d.push("CN");
         }
         d
+    }
+}
+
+/// Whether `a.join(", ")` and `b.join(", ")` are equal without regard to
+/// ASCII case, without joining them.
+fn joined_eq_ignore_ascii_case(a: &[String], b: &[String]) -> bool {
+    fn joined(parts: &[String]) -> impl Iterator<Item = u8> + '_ {
+        parts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                let sep: &[u8] = if i == 0 { b"" } else { b", " };
+                sep.iter().chain(p.as_bytes())
+            })
+            .map(u8::to_ascii_lowercase)
+    }
+    joined(a).eq(joined(b))
+}
+
+/// Appends the name key of a certificate CN to `key` (cleared first): the
+/// input, the side and the lower-cased CN.
+fn name_key(key: &mut String, input: usize, role: Role, cert: &CertFacts) {
+    use std::fmt::Write;
+    key.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(key, "{input}/{}/", role.name());
+    for (i, cn) in cert.subject_cn.iter().enumerate() {
+        if i > 0 {
+            key.push_str(", ");
+        }
+        key.extend(cn.chars().map(|c| c.to_ascii_lowercase()));
     }
 }
 
@@ -106,8 +147,8 @@ struct PeerState {
     order: u64,
     server_cert: Option<(CertIdentity, SeenAt)>,
     client_cert: Option<(CertIdentity, SeenAt)>,
-    version: Option<(String, SeenAt)>,
-    cipher: Option<(String, SeenAt)>,
+    version: Option<(TlsVersion, SeenAt)>,
+    cipher: Option<(CipherSuiteId, SeenAt)>,
     flows: u64,
     changes: u64,
 }
@@ -197,32 +238,38 @@ impl<K, V> Default for Bounded<K, V> {
 }
 
 impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
-    fn entry(&mut self, key: &K, make: impl FnOnce() -> V) -> &mut V {
+    /// The value of `key`, made first when missing (the key is copied only
+    /// then).
+    fn entry<Q>(&mut self, key: &Q, make: impl FnOnce() -> V) -> &mut V
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         if !self.map.contains_key(key) {
             if self.map.len() >= MAX_PEERS {
                 if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
+                    self.map.remove::<K>(&old);
                 }
             }
-            self.order.push_back(key.clone());
-            self.map.insert(key.clone(), make());
+            self.order.push_back(key.to_owned());
+            self.map.insert(key.to_owned(), make());
         }
         // Inserted just above when missing.
         self.map.get_mut(key).expect("entry present")
     }
 }
 
-/// Name key: the side and its lower-cased CN.
-type NameKey = (usize, &'static str, String);
-
 /// Remembers, per peer pair and per certificate name, what was presented
 /// last. Feed it every judged flow in report order.
 #[derive(Debug, Default)]
 pub struct PeerTracker {
     pairs: Bounded<(usize, IpAddr, IpAddr), PeerState>,
-    /// Per name: the certificate and the address that presented it last.
-    names: Bounded<NameKey, (CertIdentity, IpAddr, SeenAt)>,
+    /// Per name (input, side and lower-cased CN, see [`name_key`]): the
+    /// certificate and the address that presented it last.
+    names: Bounded<String, (CertIdentity, IpAddr, SeenAt)>,
     next_order: u64,
+    /// The name key being looked up, reused.
+    key: String,
 }
 
 impl PeerTracker {
@@ -240,14 +287,14 @@ impl PeerTracker {
             .server_certificate()
             .and_then(|s| s.chain.certs.first())
             .filter(|c| c.parse_error.is_none())
-            .map(|c| CertIdentity::of(c));
+            .map(|c| CertIdentity(Arc::clone(c)));
         let client_cert = flow
             .client_certificate()
             .and_then(|s| s.chain.certs.first())
             .filter(|c| c.parse_error.is_none())
-            .map(|c| CertIdentity::of(c));
-        let version = f.tls.negotiated_version.map(|v| v.name());
-        let cipher = f.tls.cipher_suite.map(crate::tls::suites::display);
+            .map(|c| CertIdentity(Arc::clone(c)));
+        let version = f.tls.negotiated_version;
+        let cipher = f.tls.cipher_suite;
 
         let change = |what: &'static str,
                       role: Option<Role>,
@@ -314,27 +361,29 @@ impl PeerTracker {
             }
             *slot = Some((now.clone(), here));
         }
-        for (what, now, slot) in [
-            ("version", &version, &mut state.version),
-            ("cipher_suite", &cipher, &mut state.cipher),
-        ] {
-            let Some(now) = now else { continue };
-            if let Some((before, at)) = slot.as_ref() {
-                if before != now {
-                    out.push(change(
-                        what,
-                        None,
-                        before.clone(),
-                        now.clone(),
-                        *at,
-                        format!(
-                            "this peer negotiated {now} where its connection at frame {} of input {} negotiated {before} ({what} changed)",
-                            at.frame, at.input
-                        ),
-                    ));
-                }
+        let mut negotiated = |what: &'static str, before: String, now: String, at: SeenAt| {
+            let message = format!(
+                "this peer negotiated {now} where its connection at frame {} of input {} negotiated {before} ({what} changed)",
+                at.frame, at.input
+            );
+            out.push(change(what, None, before, now, at, message));
+        };
+        if let Some(now) = version {
+            if let Some((before, at)) = state.version.filter(|(before, _)| *before != now) {
+                negotiated("version", before.name(), now.name(), at);
             }
-            *slot = Some((now.clone(), here));
+            state.version = Some((now, here));
+        }
+        if let Some(now) = cipher {
+            if let Some((before, at)) = state.cipher.filter(|(before, _)| *before != now) {
+                negotiated(
+                    "cipher_suite",
+                    suites::display(before),
+                    suites::display(now),
+                    at,
+                );
+            }
+            state.cipher = Some((now, here));
         }
         state.changes += out.len() as u64;
 
@@ -345,12 +394,14 @@ impl PeerTracker {
             (Role::Server, &server_cert, server),
             (Role::Client, &client_cert, client),
         ] {
-            let Some(now) = now.as_ref().filter(|c| !c.cn.is_empty()) else {
+            let Some(now) = now.as_ref().filter(|c| !c.cn_is_empty()) else {
                 continue;
             };
-            let key = (f.input, role.name(), now.cn.to_ascii_lowercase());
-            let slot = self.names.entry(&key, || (now.clone(), addr, here));
-            if slot.1 != addr && slot.0.sha256 != now.sha256 {
+            name_key(&mut self.key, f.input, role, &now.0);
+            let slot = self
+                .names
+                .entry(self.key.as_str(), || (now.clone(), addr, here));
+            if slot.1 != addr && slot.0 .0.sha256 != now.0.sha256 {
                 members.push(change(
                     "name_members",
                     Some(role),
@@ -361,7 +412,7 @@ impl PeerTracker {
                         "{} and {addr} both present {} certificates named {} but different ones: {} (frame {} of input {}) vs {}",
                         slot.1,
                         role.name(),
-                        now.cn,
+                        now.cn(),
                         slot.0.describe(),
                         slot.2.frame,
                         slot.2.input,
@@ -389,10 +440,10 @@ impl PeerTracker {
                 input,
                 client,
                 server,
-                server_cn: s.server_cert.as_ref().map(|c| c.0.cn.clone()),
-                client_cn: s.client_cert.as_ref().map(|c| c.0.cn.clone()),
-                version: s.version.as_ref().map(|v| v.0.clone()),
-                cipher_suite: s.cipher.as_ref().map(|v| v.0.clone()),
+                server_cn: s.server_cert.as_ref().map(|c| c.0.cn()),
+                client_cn: s.client_cert.as_ref().map(|c| c.0.cn()),
+                version: s.version.map(|v| v.0.name()),
+                cipher_suite: s.cipher.map(|v| suites::display(v.0)),
                 flows: s.flows,
                 changes: s.changes,
             })
@@ -423,6 +474,27 @@ mod tests {
 
     fn ep(last: u8, port: u16) -> Endpoint {
         Endpoint::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, last)), port)
+    }
+
+    #[test]
+    fn cns_compare_as_their_joined_text_without_regard_to_ascii_case() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for (a, b) in [
+            (v(&["imp.example.com"]), v(&["IMP.Example.com"])),
+            (v(&["a", "b"]), v(&["a, b"])),
+            (v(&[]), v(&[""])),
+        ] {
+            assert!(joined_eq_ignore_ascii_case(&a, &b), "{a:?} {b:?}");
+            assert!(a.join(", ").eq_ignore_ascii_case(&b.join(", ")));
+        }
+        for (a, b) in [
+            (v(&["a", "b"]), v(&["b", "a"])),
+            (v(&["a"]), v(&["a", ""])),
+            (v(&["é"]), v(&["É"])),
+        ] {
+            assert!(!joined_eq_ignore_ascii_case(&a, &b), "{a:?} {b:?}");
+            assert!(!a.join(", ").eq_ignore_ascii_case(&b.join(", ")));
+        }
     }
 
     #[test]

@@ -168,6 +168,9 @@ pub(super) fn event_line<T: Serialize>(
 /// default).
 const INDENT: &[u8] = b"  ";
 
+/// A newline and the indentation of up to 16 levels.
+const NEWLINE_INDENTS: &[u8] = b"\n                                ";
+
 /// Append `value`, pretty-printed as it appears `depth` levels deep in the
 /// document: serde_json's pretty output with every line after the first
 /// indented by `depth` more levels, written in one pass by
@@ -233,7 +236,14 @@ impl NestedPretty {
         self.newline_indent(w)
     }
 
+    /// A newline and `level` indents, in one write when the depth fits
+    /// [`NEWLINE_INDENTS`] (always, for this report): one write per member
+    /// instead of one per level.
     fn newline_indent<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        let width = 1 + INDENT.len() * self.level;
+        if let Some(line_start) = NEWLINE_INDENTS.get(..width) {
+            return w.write_all(line_start);
+        }
         w.write_all(b"\n")?;
         for _ in 0..self.level {
             w.write_all(INDENT)?;

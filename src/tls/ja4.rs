@@ -35,13 +35,13 @@ const EMPTY_HASH: &str = "000000000000";
 
 /// The JA4 fingerprint of `ch`.
 pub fn ja4(ch: &ClientHelloFacts) -> String {
-    let suites: Vec<u16> = ch
+    let mut suites: Vec<u16> = ch
         .cipher_suites
         .iter()
         .map(|s| s.0)
         .filter(|&s| !is_grease(s))
         .collect();
-    let extensions: Vec<u16> = ch
+    let mut extensions: Vec<u16> = ch
         .extensions
         .iter()
         .copied()
@@ -62,36 +62,40 @@ pub fn ja4(ch: &ClientHelloFacts) -> String {
     } else {
         'i'
     };
-    let mut out = format!(
-        "t{}{sni}{:02}{:02}{}_",
+    // Writing into a String cannot fail.
+    let mut out = String::with_capacity(36);
+    let _ = write!(
+        out,
+        "t{}{sni}{:02}{:02}",
         version_code(version),
         suites.len().min(99),
         extensions.len().min(99),
-        alpn_code(ch.alpn_first.as_deref())
     );
-
-    let mut sorted = suites;
-    sorted.sort_unstable();
-    out.push_str(&truncated_hash(&hex_list(&sorted)));
+    push_alpn_code(&mut out, ch.alpn_first.as_deref());
     out.push('_');
 
-    let mut sorted: Vec<u16> = extensions
-        .into_iter()
-        .filter(|&e| e != EXT_SNI && e != EXT_ALPN)
-        .collect();
-    sorted.sort_unstable();
-    let mut text = hex_list(&sorted);
-    let sigs: Vec<u16> = ch
+    // One text buffer for both hashed lists.
+    let mut text = String::with_capacity(5 * (suites.len() + extensions.len()) + 1);
+    suites.sort_unstable();
+    push_hex_list(&mut text, suites);
+    push_truncated_hash(&mut out, &text);
+    out.push('_');
+
+    extensions.retain(|&e| e != EXT_SNI && e != EXT_ALPN);
+    extensions.sort_unstable();
+    text.clear();
+    push_hex_list(&mut text, extensions);
+    let mut sigs = ch
         .signature_algorithms
         .iter()
         .copied()
         .filter(|&s| !is_grease(s))
-        .collect();
-    if !text.is_empty() && !sigs.is_empty() {
+        .peekable();
+    if !text.is_empty() && sigs.peek().is_some() {
         text.push('_');
-        text.push_str(&hex_list(&sigs));
+        push_hex_list(&mut text, sigs);
     }
-    out.push_str(&truncated_hash(&text));
+    push_truncated_hash(&mut out, &text);
     out
 }
 
@@ -111,43 +115,52 @@ fn version_code(v: Option<u16>) -> &'static str {
     }
 }
 
-/// First and last character of the first ALPN value; its hex form's
-/// first and last character when either end is not ASCII alphanumeric;
-/// `00` without one.
-fn alpn_code(alpn: Option<&[u8]>) -> String {
+/// Appends the first and last character of the first ALPN value; its hex
+/// form's first and last character when either end is not ASCII
+/// alphanumeric; `00` without one.
+fn push_alpn_code(out: &mut String, alpn: Option<&[u8]>) {
     let Some(v) = alpn.filter(|v| !v.is_empty()) else {
-        return "00".into();
+        out.push_str("00");
+        return;
     };
     let (first, last) = (v[0], v[v.len() - 1]);
     if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
-        return format!("{}{}", first as char, last as char);
+        out.push(first as char);
+        out.push(last as char);
+    } else {
+        // The hex form's first character is the first byte's high nibble,
+        // its last the last byte's low nibble.
+        out.push(HEX_DIGITS[usize::from(first >> 4)] as char);
+        out.push(HEX_DIGITS[usize::from(last & 0x0f)] as char);
     }
-    let hex = hex::encode(v);
-    let h = hex.as_bytes();
-    format!("{}{}", h[0] as char, h[h.len() - 1] as char)
 }
 
-/// `002f,0035,…`: 4-digit lower-case hex, comma separated.
-fn hex_list(values: &[u16]) -> String {
-    let mut s = String::with_capacity(values.len() * 5);
-    for (i, v) in values.iter().enumerate() {
+/// Lower-case hex digits.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `002f,0035,…`: 4-digit lower-case hex, comma separated.
+fn push_hex_list(text: &mut String, values: impl IntoIterator<Item = u16>) {
+    for (i, v) in values.into_iter().enumerate() {
         if i > 0 {
-            s.push(',');
+            text.push(',');
         }
-        // Writing into a String cannot fail.
-        let _ = write!(s, "{v:04x}");
+        for shift in [12, 8, 4, 0] {
+            text.push(HEX_DIGITS[usize::from((v >> shift) & 0x0f)] as char);
+        }
     }
-    s
 }
 
-/// First 12 hex characters of the SHA-256 of `text`; zeros for nothing.
-fn truncated_hash(text: &str) -> String {
+/// Appends the first 12 hex characters of the SHA-256 of `text`; zeros for
+/// nothing.
+fn push_truncated_hash(out: &mut String, text: &str) {
     if text.is_empty() {
-        return EMPTY_HASH.into();
+        out.push_str(EMPTY_HASH);
+        return;
     }
-    let mut h = hex::encode(Sha256::digest(text.as_bytes()));
-    h.truncate(12);
-    h
+    for b in &Sha256::digest(text.as_bytes())[..6] {
+        out.push(HEX_DIGITS[usize::from(b >> 4)] as char);
+        out.push(HEX_DIGITS[usize::from(b & 0x0f)] as char);
+    }
 }
 
 #[cfg(test)]
@@ -172,6 +185,29 @@ mod tests {
     const SPEC_SIGNATURE_ALGORITHMS: [u16; 8] = [
         0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
     ];
+
+    fn alpn_code(alpn: Option<&[u8]>) -> String {
+        let mut s = String::new();
+        push_alpn_code(&mut s, alpn);
+        s
+    }
+
+    fn truncated_hash(text: &str) -> String {
+        let mut s = String::new();
+        push_truncated_hash(&mut s, text);
+        s
+    }
+
+    #[test]
+    fn hex_lists_and_hashes_are_what_format_and_hex_give() {
+        let values = [0x0000, 0x000a, 0x00ff, 0x0a0b, 0xc02b, 0xffff];
+        let mut text = String::new();
+        push_hex_list(&mut text, values);
+        let formatted: Vec<String> = values.iter().map(|v| format!("{v:04x}")).collect();
+        assert_eq!(text, formatted.join(","));
+        let digest = hex::encode(Sha256::digest(text.as_bytes()));
+        assert_eq!(truncated_hash(&text), digest[..12]);
+    }
 
     fn spec_hello() -> ClientHelloFacts {
         ClientHelloFacts {
