@@ -219,7 +219,6 @@ fn collect_into<'a>(
 }
 
 fn to_facts(flow: Flow<Box<TlsFlow>>, input: usize, filter: &PortFilter) -> FlowFacts {
-    let mut flow = flow;
-    let tls = std::mem::take(&mut flow.sink).finish();
-    builder::build(&flow, tls, input, &|p| filter.is_audited(p))
+    let (flow, tls) = flow.split_sink();
+    builder::build(&flow, tls.finish(), input, &|p| filter.is_audited(p))
 }

@@ -26,50 +26,84 @@ use super::model::CertFacts;
 /// before on this thread. Bad DER → `parse_error` (other fields empty but
 /// the hash).
 pub fn decode(der: &[u8]) -> Arc<CertFacts> {
-    if der.len() > DecodeCache::MAX_DER {
+    if der.len() > MAX_CACHED_DER {
         return Arc::new(decode_uncached(der));
     }
-    DECODED.with(|cache| cache.borrow_mut().get_or_decode(der))
+    DECODED.with(|cache| {
+        cache
+            .borrow_mut()
+            .get_or_try(der, || Ok::<_, ()>(Arc::new(decode_uncached(der))))
+            .unwrap_or_else(|()| unreachable!("decoding a certificate cannot fail"))
+    })
+}
+
+/// The CA names of a CertificateRequest `body` as strings, from `parse`
+/// (its DER-encoded names) and [`dn_to_string`]. A server sends the same
+/// request on every connection, so each distinct one is decoded once per
+/// thread and shared; a hit is confirmed on the whole body.
+pub fn request_ca_names<'b, E>(
+    body: &'b [u8],
+    parse: impl FnOnce(&'b [u8]) -> Result<Vec<&'b [u8]>, E>,
+) -> Result<Arc<[String]>, E> {
+    let decode = || parse(body).map(|dns| dns.iter().map(|dn| dn_to_string(dn)).collect());
+    if body.len() > MAX_CACHED_DER {
+        return decode();
+    }
+    CA_NAMES.with(|cache| cache.borrow_mut().get_or_try(body, decode))
 }
 
 thread_local! {
-    static DECODED: RefCell<DecodeCache> = RefCell::new(DecodeCache::default());
+    static DECODED: RefCell<ByDer<Arc<CertFacts>>> = RefCell::new(ByDer::default());
+    static CA_NAMES: RefCell<ByDer<Arc<[String]>>> = RefCell::new(ByDer::default());
 }
 
-/// A certificate's DER and what it decoded to.
-type DecodedDer = (Box<[u8]>, Arc<CertFacts>);
+/// Larger DER is decoded every time (no certificate that large seen on a
+/// real link).
+const MAX_CACHED_DER: usize = 64 * 1024;
 
-/// Certificates decoded on this thread, by DER. Decoding one (x509 parse,
-/// SHA-256, names to strings) costs more than the rest of its flow, and the
-/// links audited here present the same few certificates on every
-/// connection. Output cannot change: the facts are a function of the DER,
-/// and a hit is confirmed by comparing the whole DER.
-#[derive(Default)]
-struct DecodeCache {
-    /// Keyed by a hash of the DER's length and last bytes (the signature:
-    /// unique per certificate), so a lookup hashes 40 bytes, not the chain.
-    by_tail: HashMap<u64, Vec<DecodedDer>>,
+/// What a DER input decoded to, by the DER. Decoding a certificate (x509
+/// parse, SHA-256, names to strings) costs more than the rest of its flow,
+/// and the links audited here present the same few certificates and
+/// requests on every connection. Output cannot change: the value is a
+/// function of the DER, and a hit is confirmed by comparing the whole DER.
+struct ByDer<V> {
+    /// Keyed by a hash of the DER's length and last bytes (for a
+    /// certificate the signature: unique), so a lookup hashes 40 bytes, not
+    /// the chain.
+    by_tail: HashMap<u64, Vec<HeldDer<V>>>,
     /// DER bytes held: the bound.
     held: usize,
 }
 
-impl DecodeCache {
-    /// Larger certificates are decoded every time (none seen on a real link).
-    const MAX_DER: usize = 64 * 1024;
+/// A DER input and what it decoded to.
+type HeldDer<V> = (Box<[u8]>, V);
+
+impl<V> Default for ByDer<V> {
+    fn default() -> Self {
+        ByDer {
+            by_tail: HashMap::new(),
+            held: 0,
+        }
+    }
+}
+
+impl<V: Clone> ByDer<V> {
     /// DER held per thread before the cache starts over: a few hundred
     /// certificates, far more than a federation deployment has.
     const MAX_HELD: usize = 1 << 20;
 
-    fn get_or_decode(&mut self, der: &[u8]) -> Arc<CertFacts> {
+    /// The value of `der`, made by `make` (and kept) when not held; an
+    /// error is returned and not kept.
+    fn get_or_try<E>(&mut self, der: &[u8], make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
         let key = tail_key(der);
         if let Some(hit) = self
             .by_tail
             .get(&key)
             .and_then(|same_tail| same_tail.iter().find(|(d, _)| **d == *der))
         {
-            return Arc::clone(&hit.1);
+            return Ok(hit.1.clone());
         }
-        let facts = Arc::new(decode_uncached(der));
+        let value = make()?;
         if self.held + der.len() > Self::MAX_HELD {
             self.by_tail.clear();
             self.held = 0;
@@ -78,8 +112,8 @@ impl DecodeCache {
         self.by_tail
             .entry(key)
             .or_default()
-            .push((der.into(), Arc::clone(&facts)));
-        facts
+            .push((der.into(), value.clone()));
+        Ok(value)
     }
 }
 
@@ -427,16 +461,41 @@ mod tests {
 
     #[test]
     fn the_decode_cache_is_bounded() {
-        let mut cache = DecodeCache::default();
+        type Cache = ByDer<Arc<CertFacts>>;
+        let mut cache = Cache::default();
         let der = include_bytes!("testdata/server-ec.der");
-        for i in 0..(2 * DecodeCache::MAX_HELD / der.len() + 2) {
+        for i in 0..(2 * Cache::MAX_HELD / der.len() + 2) {
             let mut d = der.to_vec();
             d.extend_from_slice(&(i as u64).to_be_bytes());
-            cache.get_or_decode(&d);
-            assert!(cache.held <= DecodeCache::MAX_HELD);
+            let _ = cache.get_or_try(&d, || Ok::<_, ()>(Arc::new(decode_uncached(&d))));
+            assert!(cache.held <= Cache::MAX_HELD);
         }
         let entries: usize = cache.by_tail.values().map(Vec::len).sum();
-        assert!(entries * der.len() <= DecodeCache::MAX_HELD);
+        assert!(entries * der.len() <= Cache::MAX_HELD);
+    }
+
+    #[test]
+    fn a_request_is_decoded_once_and_an_undecodable_one_every_time() {
+        // Distinct bodies per test run: the cache is per thread.
+        let body: &[u8] = b"a request body only this test uses";
+        let calls = std::cell::Cell::new(0);
+        let parse = |b: &'static [u8]| -> Result<Vec<&'static [u8]>, ()> {
+            calls.set(calls.get() + 1);
+            Ok(vec![b])
+        };
+        let first = request_ca_names(body, parse).expect("names");
+        let again = request_ca_names(body, parse).expect("names");
+        assert!(Arc::ptr_eq(&first, &again), "the second is the cached one");
+        assert_eq!(calls.get(), 1);
+        assert_eq!(*first, [dn_to_string(body)]);
+        let bad: &[u8] = b"an undecodable request only this test uses";
+        let failing = |_: &'static [u8]| -> Result<Vec<&'static [u8]>, ()> {
+            calls.set(calls.get() + 1);
+            Err(())
+        };
+        assert!(request_ca_names(bad, failing).is_err());
+        assert!(request_ca_names(bad, failing).is_err());
+        assert_eq!(calls.get(), 3, "errors are not kept");
     }
 
     #[test]

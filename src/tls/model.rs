@@ -209,8 +209,10 @@ pub struct CertChainFacts {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CertRequestFacts {
     pub frame: FrameNo,
-    /// Distinguished names of acceptable CAs, as strings (may be empty = any).
-    pub ca_names: Vec<String>,
+    /// Distinguished names of acceptable CAs, as strings (may be empty =
+    /// any). Shared: a server's every connection sends the same request
+    /// (see `tls::cert::request_ca_names`).
+    pub ca_names: Arc<[String]>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

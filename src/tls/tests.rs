@@ -173,10 +173,7 @@ fn mutual_tls10_session_yields_every_fact() {
     let cc = f.client_certificates.as_ref().unwrap();
     assert_eq!(cc.certs[0].subject_cn, vec!["ocs.example.com", "second-cn"]);
     assert_eq!(cc.certs[0].key, "RSA 2048");
-    assert_eq!(
-        f.certificate_request.as_ref().unwrap().ca_names,
-        vec!["CN=CA"]
-    );
+    assert_eq!(*f.certificate_request.as_ref().unwrap().ca_names, ["CN=CA"]);
     let (c, s) = (&f.per_dir[0], &f.per_dir[1]);
     assert_eq!(
         (c.change_cipher_spec, c.encrypted_handshake),

@@ -344,13 +344,12 @@ impl Core {
                 .certificate_request
                 .get_or_insert(CertRequestFacts {
                     frame,
-                    ca_names: Vec::new(),
+                    ca_names: Arc::new([]),
                 });
             return;
         }
-        match hs::parse_certificate_request(body) {
-            Ok(cas) => {
-                let ca_names = cas.iter().map(|dn| cert::dn_to_string(dn)).collect();
+        match cert::request_ca_names(body, hs::parse_certificate_request) {
+            Ok(ca_names) => {
                 self.facts
                     .certificate_request
                     .get_or_insert(CertRequestFacts { frame, ca_names });
@@ -361,7 +360,7 @@ impl Core {
                     .certificate_request
                     .get_or_insert(CertRequestFacts {
                         frame,
-                        ca_names: Vec::new(),
+                        ca_names: Arc::new([]),
                     });
             }
         }
