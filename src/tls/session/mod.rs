@@ -61,6 +61,9 @@ pub const MAX_HANDSHAKE_NAMES: usize = 64;
 /// renegotiation is about 30 steps; long conversations collapse into one
 /// application-data step, so only floods of alerts or renegotiations reach it.
 pub const MAX_TIMELINE_EVENTS: usize = 64;
+/// Room made at a flow's first timeline step: a full mutual-TLS handshake
+/// with its first application data and closing alerts is 16 to 18 steps.
+const TIMELINE_FIRST_CAPACITY: usize = 20;
 /// Distinct record-layer versions kept per direction.
 pub const MAX_RECORD_VERSIONS: usize = 8;
 /// Application-data records after which a flow joined mid-stream counts as
@@ -236,6 +239,11 @@ impl Core {
     /// Adds a step to the timeline, or counts it past the cap.
     fn step(&mut self, dir: Dir, frame: FrameNo, step: Step) {
         if self.facts.timeline.len() < MAX_TIMELINE_EVENTS {
+            if self.facts.timeline.capacity() == 0 {
+                // One allocation instead of one per doubling (and less
+                // room left over than doubling leaves).
+                self.facts.timeline.reserve_exact(TIMELINE_FIRST_CAPACITY);
+            }
             self.facts.timeline.push(TimelineEvent {
                 frame,
                 ts: self.now,
