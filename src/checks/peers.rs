@@ -119,8 +119,8 @@ fn joined_eq_ignore_ascii_case(a: &[String], b: &[String]) -> bool {
     joined(a).eq(joined(b))
 }
 
-/// Appends the name key of a certificate CN to `key` (cleared first): the
-/// input, the side and the lower-cased CN.
+/// The name key of a certificate's CN, into `key` (cleared first): the
+/// input, the side and the CN ([`CertIdentity::cn`]), lower-cased.
 fn name_key(key: &mut String, input: usize, role: Role, cert: &CertFacts) {
     use std::fmt::Write;
     key.clear();
@@ -130,8 +130,9 @@ fn name_key(key: &mut String, input: usize, role: Role, cert: &CertFacts) {
         if i > 0 {
             key.push_str(", ");
         }
-        key.extend(cn.chars().map(|c| c.to_ascii_lowercase()));
+        key.push_str(cn);
     }
+    key.make_ascii_lowercase();
 }
 
 /// Where a value was last seen.

@@ -32,8 +32,7 @@ pub fn decode(der: &[u8]) -> Arc<CertFacts> {
     DECODED.with(|cache| {
         cache
             .borrow_mut()
-            .get_or_try(der, || Ok::<_, ()>(Arc::new(decode_uncached(der))))
-            .unwrap_or_else(|()| unreachable!("decoding a certificate cannot fail"))
+            .get_or_make(der, || Arc::new(decode_uncached(der)))
     })
 }
 
@@ -91,6 +90,14 @@ impl<V: Clone> ByDer<V> {
     /// DER held per thread before the cache starts over: a few hundred
     /// certificates, far more than a federation deployment has.
     const MAX_HELD: usize = 1 << 20;
+
+    /// The value of `der`, made by `make` (and kept) when not held.
+    fn get_or_make(&mut self, der: &[u8], make: impl FnOnce() -> V) -> V {
+        match self.get_or_try(der, || Ok::<V, std::convert::Infallible>(make())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
 
     /// The value of `der`, made by `make` (and kept) when not held; an
     /// error is returned and not kept.
@@ -467,7 +474,7 @@ mod tests {
         for i in 0..(2 * Cache::MAX_HELD / der.len() + 2) {
             let mut d = der.to_vec();
             d.extend_from_slice(&(i as u64).to_be_bytes());
-            let _ = cache.get_or_try(&d, || Ok::<_, ()>(Arc::new(decode_uncached(&d))));
+            cache.get_or_make(&d, || Arc::new(decode_uncached(&d)));
             assert!(cache.held <= Cache::MAX_HELD);
         }
         let entries: usize = cache.by_tail.values().map(Vec::len).sum();
