@@ -218,7 +218,9 @@ fn collect_into<'a>(
     }
 }
 
-fn to_facts(flow: Flow<Box<TlsFlow>>, input: usize, filter: &PortFilter) -> FlowFacts {
-    let (flow, tls) = flow.split_sink();
-    builder::build(&flow, tls.finish(), input, &|p| filter.is_audited(p))
+fn to_facts(mut flow: Flow<Box<TlsFlow>>, input: usize, filter: &PortFilter) -> FlowFacts {
+    // Taken out of the box in place: `mem::take` of the box would make a
+    // fresh 2 KB flow only to drop it.
+    let tls = flow.sink.take_facts();
+    builder::build(&flow, tls, input, &|p| filter.is_audited(p))
 }

@@ -265,55 +265,6 @@ impl<S> Flow<S> {
     pub fn stats(&self, dir: Dir) -> &ReassemblyStats {
         &self.reasm[dir.index()].stats
     }
-
-    /// The flow without its consumer, and the consumer, so that a consumer
-    /// that finishes by value (`TlsFlow::finish`) is not swapped for a
-    /// freshly made one first.
-    pub fn split_sink(self) -> (Flow<()>, S) {
-        let Flow {
-            key,
-            syn_dir,
-            syn_frame,
-            first_dir,
-            first_frame,
-            first_ts,
-            last_frame,
-            last_ts,
-            reasm,
-            packets,
-            bytes,
-            closes,
-            fin,
-            rst,
-            isn,
-            evicted,
-            reported,
-            sink,
-            touched,
-        } = self;
-        let flow = Flow {
-            key,
-            syn_dir,
-            syn_frame,
-            first_dir,
-            first_frame,
-            first_ts,
-            last_frame,
-            last_ts,
-            reasm,
-            packets,
-            bytes,
-            closes,
-            fin,
-            rst,
-            isn,
-            evicted,
-            reported,
-            sink: (),
-            touched,
-        };
-        (flow, sink)
-    }
 }
 
 /// Flow table generic over the per-flow consumer `S`.

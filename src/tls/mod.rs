@@ -127,6 +127,13 @@ impl TlsFlow {
     pub fn finish(self) -> TlsFacts {
         self.session.finish()
     }
+
+    /// [`TlsFlow::finish`] for a flow held where it cannot be moved out
+    /// (the flow table's boxed consumer): the facts are taken, and the
+    /// flow is spent.
+    pub fn take_facts(&mut self) -> TlsFacts {
+        self.session.take_facts()
+    }
 }
 
 #[cfg(test)]

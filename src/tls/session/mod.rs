@@ -151,8 +151,13 @@ impl Session {
     }
 
     pub fn finish(mut self) -> TlsFacts {
+        self.take_facts()
+    }
+
+    /// The facts, complete: the session is spent.
+    pub fn take_facts(&mut self) -> TlsFacts {
         self.core.refresh_decryption();
-        self.core.facts
+        std::mem::take(&mut self.core.facts)
     }
 
     pub fn wants_payload(&self, dir: Dir) -> bool {
