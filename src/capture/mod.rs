@@ -205,7 +205,7 @@ pub enum CaptureError {
     NotACapture { path: PathBuf, reason: String },
     #[error("{iface}: {reason}")]
     Live { iface: String, reason: String },
-    #[error("{iface}: permission denied opening a packet socket (needs CAP_NET_RAW): run it with sudo, or grant the capability once with `sudo setcap cap_net_raw,cap_net_admin+ep {exe}`")]
+    #[error("{iface}: permission denied opening a packet socket (needs CAP_NET_RAW): run it with sudo, or grant the capability once with `sudo setcap cap_net_raw+ep {exe}`")]
     LivePermission { iface: String, exe: String },
 }
 
