@@ -50,6 +50,7 @@
 //! | command line → plan | `cli/args.rs`, `cli/plan.rs` |
 #![deny(unsafe_code)]
 
+pub mod bounded;
 pub mod capture;
 pub mod checks;
 pub mod cli;

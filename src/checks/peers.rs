@@ -33,14 +33,12 @@
 //! assert_eq!(changes[0].what, "server_certificate");
 //! ```
 
-use std::borrow::Borrow;
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::bounded::Bounded;
 use crate::capture::Timestamp;
 use crate::facts::Role;
 use crate::tls::model::{CertFacts, CipherSuiteId, FrameNo, TlsVersion};
@@ -222,47 +220,9 @@ impl PeerChange {
     }
 }
 
-/// A map that forgets its oldest entry past [`MAX_PEERS`].
-#[derive(Debug)]
-struct Bounded<K, V> {
-    map: HashMap<K, V>,
-    order: VecDeque<K>,
-}
-
-impl<K, V> Default for Bounded<K, V> {
-    fn default() -> Self {
-        Bounded {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-}
-
-impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
-    /// The value of `key`, made first when missing (the key is copied only
-    /// then).
-    fn entry<Q>(&mut self, key: &Q, make: impl FnOnce() -> V) -> &mut V
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
-    {
-        if !self.map.contains_key(key) {
-            if self.map.len() >= MAX_PEERS {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove::<K>(&old);
-                }
-            }
-            self.order.push_back(key.to_owned());
-            self.map.insert(key.to_owned(), make());
-        }
-        // Inserted just above when missing.
-        self.map.get_mut(key).expect("entry present")
-    }
-}
-
 /// Remembers, per peer pair and per certificate name, what was presented
 /// last. Feed it every judged flow in report order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PeerTracker {
     pairs: Bounded<(usize, IpAddr, IpAddr), PeerState>,
     /// Per name (input, side and lower-cased CN, see [`name_key`]): the
@@ -271,6 +231,17 @@ pub struct PeerTracker {
     next_order: u64,
     /// The name key being looked up, reused.
     key: String,
+}
+
+impl Default for PeerTracker {
+    fn default() -> Self {
+        PeerTracker {
+            pairs: Bounded::new(MAX_PEERS),
+            names: Bounded::new(MAX_PEERS),
+            next_order: 0,
+            key: String::new(),
+        }
+    }
 }
 
 impl PeerTracker {
@@ -424,7 +395,7 @@ impl PeerTracker {
             *slot = (now.clone(), addr, here);
         }
         if !members.is_empty() {
-            if let Some(s) = self.pairs.map.get_mut(&(f.input, client, server)) {
+            if let Some(s) = self.pairs.get_mut(&(f.input, client, server)) {
                 s.changes += members.len() as u64;
             }
             out.extend(members);
@@ -434,7 +405,7 @@ impl PeerTracker {
 
     /// Every remembered pair, in order of first appearance (inputs in order).
     pub fn summary(&self) -> Vec<PeerSummary> {
-        let mut v: Vec<(&(usize, IpAddr, IpAddr), &PeerState)> = self.pairs.map.iter().collect();
+        let mut v: Vec<(&(usize, IpAddr, IpAddr), &PeerState)> = self.pairs.iter().collect();
         v.sort_by_key(|(_, s)| s.order);
         v.into_iter()
             .map(|(&(input, client, server), s)| PeerSummary {
@@ -621,9 +592,14 @@ mod tests {
                     .endpoints(client, ep(1, 5062)),
             ));
         }
-        assert_eq!(t.pairs.map.len(), MAX_PEERS);
-        assert_eq!(t.pairs.order.len(), MAX_PEERS);
-        assert!(t.names.map.len() <= MAX_PEERS);
-        assert_eq!(t.summary().len(), MAX_PEERS);
+        assert_eq!(t.pairs.len(), MAX_PEERS);
+        assert!(t.names.len() <= MAX_PEERS);
+        let summary = t.summary();
+        assert_eq!(summary.len(), MAX_PEERS);
+        let first = IpAddr::V4(Ipv4Addr::from(0x0b00_0000));
+        assert!(
+            summary.iter().all(|p| p.client != first),
+            "the oldest pair is forgotten"
+        );
     }
 }

@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::bounded::Bounded;
 use crate::capture::file::FileSource;
 use crate::capture::{CaptureError, InputStats};
 use crate::decode::DecodeCounter;
@@ -441,14 +442,23 @@ impl OrderedRelease {
 /// Remembers full handshakes by session id and by the ticket they issued,
 /// so that a later resumed flow of the same input can cite the certificates
 /// of the original (spec §3.4).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SessionCache {
-    sessions: BTreeMap<Vec<u8>, PriorSession>,
-    tickets: BTreeMap<[u8; 32], PriorSession>,
+    sessions: Bounded<Vec<u8>, PriorSession>,
+    tickets: Bounded<[u8; 32], PriorSession>,
 }
 
 /// Sessions remembered per input (oldest forgotten first): bounded memory.
 const MAX_SESSIONS: usize = 10_000;
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache {
+            sessions: Bounded::new(MAX_SESSIONS),
+            tickets: Bounded::new(MAX_SESSIONS),
+        }
+    }
+}
 
 impl SessionCache {
     /// Link `f` to an earlier full handshake if it resumed one; remember it
@@ -460,7 +470,7 @@ impl SessionCache {
             };
             let by_ticket = ch.ticket_digest.and_then(|t| self.tickets.get(&t));
             let by_id = (!ch.session_id.is_empty())
-                .then(|| self.sessions.get(&ch.session_id))
+                .then(|| self.sessions.get(ch.session_id.as_slice()))
                 .flatten();
             // The resumption's own method first: a ticket names its session
             // better than the id a client may send along with it.
@@ -486,15 +496,9 @@ impl SessionCache {
             client_certificates: f.tls.client_certificates.clone(),
         };
         if let Some(t) = f.tls.issued_ticket_digest {
-            if self.tickets.len() >= MAX_SESSIONS {
-                self.tickets.pop_first();
-            }
             self.tickets.insert(t, prior.clone());
         }
         if !sh.session_id.is_empty() {
-            if self.sessions.len() >= MAX_SESSIONS {
-                self.sessions.pop_first();
-            }
             self.sessions.insert(sh.session_id.clone(), prior);
         }
     }
@@ -504,6 +508,48 @@ impl SessionCache {
 mod tests {
     use super::*;
     use crate::decode::DecodeError;
+
+    #[test]
+    fn the_session_cache_forgets_the_oldest_session_not_the_smallest_id() {
+        use crate::checks::fixture::FlowBuilder;
+        let full = |id: Vec<u8>, frame: u64| {
+            let mut f = FlowBuilder::new()
+                .federation_ok()
+                .first_frame(frame)
+                .build();
+            f.tls
+                .server_hello
+                .as_mut()
+                .expect("a full handshake has a ServerHello")
+                .session_id = id;
+            f
+        };
+        let resumed = |id: Vec<u8>| {
+            let mut f = FlowBuilder::new().resumed().build();
+            f.tls
+                .client_hello
+                .as_mut()
+                .expect("a resumption has a ClientHello")
+                .session_id = id;
+            f
+        };
+        let mut cache = SessionCache::default();
+        // The first session has the largest id, the second the smallest.
+        cache.observe(&mut full(vec![0xff; 32], 1));
+        cache.observe(&mut full(vec![0x00; 32], 2));
+        for i in 0..MAX_SESSIONS as u64 - 1 {
+            let mut id = vec![0x80; 32];
+            id[..8].copy_from_slice(&i.to_be_bytes());
+            cache.observe(&mut full(id, 10 + i));
+        }
+        // One more than the cache holds: the first is forgotten.
+        let mut oldest = resumed(vec![0xff; 32]);
+        cache.observe(&mut oldest);
+        assert!(oldest.resumed_from.is_none());
+        let mut smallest = resumed(vec![0x00; 32]);
+        cache.observe(&mut smallest);
+        assert_eq!(smallest.resumed_from.map(|p| p.first_frame), Some(2));
+    }
 
     #[test]
     fn decode_counters_keep_the_first_frame_and_warn_in_label_order() {
