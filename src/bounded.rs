@@ -49,13 +49,7 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         if !self.map.contains_key(key) {
-            if self.map.len() >= self.capacity {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove::<K>(&old);
-                }
-            }
-            self.order.push_back(key.to_owned());
-            self.map.insert(key.to_owned(), make());
+            self.add(key.to_owned(), make());
         }
         // Inserted just above when missing.
         self.map.get_mut(key).expect("entry present")
@@ -65,11 +59,19 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
     pub fn insert(&mut self, key: K, value: V) {
         match self.map.get_mut(&key) {
             Some(slot) => *slot = value,
-            None => {
-                let mut value = Some(value);
-                self.entry(&key, || value.take().expect("made once"));
+            None => self.add(key, value),
+        }
+    }
+
+    /// A new entry, newest of all; the oldest is forgotten if the map is full.
+    fn add(&mut self, key: K, value: V) {
+        if self.map.len() >= self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
             }
         }
+        self.order.push_back(key.clone());
+        self.map.insert(key, value);
     }
 
     pub fn len(&self) -> usize {
