@@ -249,6 +249,7 @@ impl FileSource {
                         parse_pcap_frame
                     },
                     header_given: false,
+                    plain_be: (!h.is_modified_format()).then(|| h.is_bigendian()),
                 },
                 Err(e) => return Err(not_capture(name, nom_error(e))),
             },

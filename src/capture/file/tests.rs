@@ -211,3 +211,105 @@ fn reading_stopped_by_damage_before_the_end_gives_no_hash() {
     assert_eq!(stats.packets, 3);
     assert_eq!(stats.sha256, None, "a digest of part of the file");
 }
+
+/// Hands out at most `step` bytes per read, so records straddle reads and
+/// the reader goes back and forth between whole buffered records and cut ones.
+struct Trickle {
+    data: Cursor<Vec<u8>>,
+    step: usize,
+}
+
+impl io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.step);
+        self.data.read(&mut buf[..n])
+    }
+}
+
+/// A classic pcap in the given byte order and timestamp unit, or the
+/// "modified" variant, with records of `sizes` bytes each cut to `snap`.
+fn classic_pcap(big_endian: bool, nanos: bool, modified: bool, sizes: &[(u16, u32)]) -> Vec<u8> {
+    let magic: u32 = match (modified, nanos) {
+        (true, _) => 0xa1b2_cd34,
+        (false, true) => 0xa1b2_3c4d,
+        (false, false) => 0xa1b2_c3d4,
+    };
+    let word = |v: &mut Vec<u8>, x: u32| {
+        v.extend_from_slice(&if big_endian {
+            x.to_be_bytes()
+        } else {
+            x.to_le_bytes()
+        })
+    };
+    let mut v = Vec::new();
+    word(&mut v, magic);
+    let (major, minor) = (2u16, 4u16);
+    for half in [major, minor] {
+        v.extend_from_slice(&if big_endian {
+            half.to_be_bytes()
+        } else {
+            half.to_le_bytes()
+        });
+    }
+    for x in [0, 0, 65535, 101] {
+        word(&mut v, x);
+    }
+    for (i, &(caplen, extra)) in sizes.iter().enumerate() {
+        word(&mut v, 1_700_000_000 + i as u32);
+        let unit = if nanos && !modified {
+            1_000_000_000
+        } else {
+            1_000_000
+        };
+        word(&mut v, (i as u32).wrapping_mul(7_919_993) % unit);
+        word(&mut v, u32::from(caplen));
+        word(&mut v, u32::from(caplen) + extra);
+        if modified {
+            v.extend_from_slice(&[0; 8]);
+        }
+        v.extend((0..caplen).map(|b| (b as u8) ^ (i as u8)));
+    }
+    v
+}
+
+proptest::proptest! {
+    /// Whole buffered records are read in place (`FileSource::buffered_record`),
+    /// everything else through pcap-parser: the two must hand out the same
+    /// frames as pcap-parser's own record parsers, in every byte order,
+    /// timestamp unit and variant, however the input arrives.
+    #[test]
+    fn classic_pcap_frames_are_read_as_pcap_parser_reads_them(
+        big_endian: bool,
+        nanos: bool,
+        modified: bool,
+        sizes in proptest::collection::vec((0u16..3000, 0u32..100), 0..60),
+        step in 1usize..5000,
+    ) {
+        use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified};
+        let bytes = classic_pcap(big_endian && !modified, nanos, modified, &sizes);
+        let parse = if modified {
+            parse_pcap_frame_modified
+        } else if big_endian {
+            parse_pcap_frame_be
+        } else {
+            parse_pcap_frame
+        };
+        let mut expected = Vec::new();
+        let mut rest = &bytes[24..];
+        while !rest.is_empty() {
+            let (next, b) = parse(rest).expect("a well-formed record");
+            let frac = if nanos && !modified { b.ts_usec } else { b.ts_usec * 1000 };
+            expected.push((Timestamp::new(i64::from(b.ts_sec), frac), b.caplen, b.origlen, b.data.to_vec()));
+            rest = next;
+        }
+        let reader = Trickle { data: Cursor::new(bytes.clone()), step };
+        let mut src = FileSource::from_reader(Box::new(reader), "t".into()).unwrap();
+        let mut got = Vec::new();
+        while let Some(f) = src.next_frame().unwrap() {
+            proptest::prop_assert_eq!(f.index, got.len() as u64 + 1);
+            got.push((f.ts, f.caplen, f.origlen, f.data.to_vec()));
+        }
+        proptest::prop_assert_eq!(got, expected);
+        proptest::prop_assert!(src.stats().warnings.is_empty(), "{:?}", src.stats().warnings);
+    }
+}
