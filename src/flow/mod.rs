@@ -9,6 +9,7 @@
 
 pub mod reassembly;
 pub mod seq;
+mod slots;
 pub mod table;
 
 pub use table::{CloseKind, EvictionCause, Flow, FlowLimits, FlowTable, StreamSink};

@@ -6,9 +6,9 @@
 //!   flow (the one whose last packet came earliest in the input) is evicted
 //!   (and reported, never dropped silently).
 //! - Per-packet cost does not grow with the number of open flows: eviction,
-//!   idle expiry and tombstone expiry walk recency queues from the old end
-//!   and stop at the first entry that stays, so a SYN flood against a full
-//!   table costs O(1) amortised per packet, not a scan of the table.
+//!   idle expiry and tombstone expiry walk orders from the old end and stop
+//!   at the first entry that stays, so a SYN flood against a full table
+//!   costs O(1) amortised per packet, not a scan of the table.
 //! - Expiry uses capture timestamps passed in, never the wall clock, so the
 //!   same input always gives the same flows.
 //! - A closed flow (RST, or FIN both ways) is handed out at once; its tuple
@@ -21,6 +21,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use super::reassembly::{Delivery, Reassembler, ReassemblyStats};
 use super::seq::Seq;
+use super::slots::{Chain, Slab};
 use crate::capture::Timestamp;
 use crate::decode::{Dir, FlowKey, Segment};
 
@@ -253,8 +254,6 @@ pub struct Flow<S> {
     /// soon as settled); it stays in the table to absorb its later packets.
     pub reported: bool,
     pub sink: S,
-    /// Stamp of this flow's newest entry in the table's recency queue.
-    touched: u64,
 }
 
 impl<S> Flow<S> {
@@ -269,18 +268,15 @@ impl<S> Flow<S> {
 
 /// Flow table generic over the per-flow consumer `S`.
 pub struct FlowTable<S> {
-    flows: FlowMap<Flow<S>>,
-    /// Flows in the order they last saw a packet (oldest first), with the
-    /// stamp of that packet; entries whose stamp is no longer the flow's
-    /// `touched` are stale and skipped (lazy deletion, compacted when the
-    /// queue outgrows the table, so it stays O(open flows)).
-    recency: VecDeque<(FlowKey, u64)>,
-    clock: u64,
-    /// Open flows in the order they were opened, as (first frame, key):
-    /// the front is the oldest open flow once stale entries (flows since
-    /// finished, or a reused tuple) are skipped. Lets the engine release
-    /// finished flows in first-frame order without holding them all.
-    opened: VecDeque<(u64, FlowKey)>,
+    /// The open flows, and the slot of each by key.
+    flows: Slab<Flow<S>>,
+    slot_of: FlowMap<u32>,
+    /// Open flows in the order they last saw a packet, oldest first.
+    recent: Chain,
+    /// Open flows in the order they were opened: the front is the oldest
+    /// open flow. Lets the engine release finished flows in first-frame
+    /// order without holding them all.
+    opened: Chain,
     tombstones: FlowMap<Timestamp>,
     /// Tombstones in the order they were made, for expiry from the old end.
     tombstone_order: VecDeque<(FlowKey, Timestamp)>,
@@ -293,10 +289,10 @@ pub struct FlowTable<S> {
 impl<S: StreamSink> FlowTable<S> {
     pub fn new(limits: FlowLimits) -> Self {
         FlowTable {
-            flows: FlowMap::default(),
-            recency: VecDeque::new(),
-            clock: 0,
-            opened: VecDeque::new(),
+            flows: Slab::new(),
+            slot_of: FlowMap::default(),
+            recent: Chain::new(),
+            opened: Chain::new(),
             tombstones: FlowMap::default(),
             tombstone_order: VecDeque::new(),
             limits,
@@ -306,11 +302,11 @@ impl<S: StreamSink> FlowTable<S> {
     }
 
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.slot_of.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.slot_of.is_empty()
     }
 
     /// Feed one segment. `new_sink` builds the consumer of a new flow;
@@ -323,75 +319,36 @@ impl<S: StreamSink> FlowTable<S> {
     ) {
         let (key, dir) = FlowKey::from_endpoints(seg.src, seg.dst);
         let pure_syn = seg.flags.syn && !seg.flags.ack;
-        self.clock += 1;
-        let stamp = self.clock;
 
         // One lookup for the common case, a segment of an open flow that
         // is not a SYN (which may start a new connection on the tuple).
-        let fresh = if pure_syn {
+        let open_slot = if pure_syn {
             None
         } else {
-            self.flows.get_mut(&key)
+            self.slot_of.get(&key).copied()
         };
-        let (opened_now, after) = match fresh {
-            Some(flow) => (
-                false,
-                apply(flow, seg, dir, stamp, &mut self.recency, self.limits),
-            ),
+        let slot = match open_slot {
+            Some(slot) => slot,
             None => {
                 let Some(open) = self.admit(key, dir, seg, pure_syn, done) else {
                     return;
                 };
-                let limits = self.limits;
-                let flow = self.flows.entry(key).or_insert_with(|| Flow {
-                    key,
-                    syn_dir: None,
-                    syn_frame: None,
-                    first_dir: dir,
-                    first_frame: seg.frame,
-                    first_ts: seg.ts,
-                    last_frame: seg.frame,
-                    last_ts: seg.ts,
-                    reasm: [
-                        Reassembler::new(limits.max_ooo_bytes),
-                        Reassembler::new(limits.max_ooo_bytes),
-                    ],
-                    packets: [0; 2],
-                    bytes: [0; 2],
-                    closes: Vec::new(),
-                    fin: [false; 2],
-                    rst: false,
-                    isn: [None; 2],
-                    evicted: None,
-                    reported: false,
-                    sink: new_sink(&key),
-                    touched: 0,
-                });
-                if !open {
-                    self.opened.push_back((seg.frame, key));
+                match open.then(|| self.slot_of.get(&key).copied()).flatten() {
+                    Some(slot) => slot,
+                    None => self.open(key, dir, seg, new_sink(&key)),
                 }
-                (
-                    !open,
-                    apply(flow, seg, dir, stamp, &mut self.recency, limits),
-                )
             }
         };
-
-        if after.closed {
-            if let Some(f) = self.flows.remove(&key) {
+        self.recent.move_to_back(slot);
+        let limits = self.limits;
+        let Some(flow) = self.flows.get_mut(slot) else {
+            return;
+        };
+        if apply(flow, seg, dir, limits) {
+            if let Some(f) = self.take(&key) {
                 self.remember_closed(key, seg.ts);
                 self.finish(f, done);
             }
-        }
-
-        // Queue upkeep, once the flow is no longer borrowed.
-        if after.queued {
-            self.compact();
-        }
-        if opened_now && self.opened.len() > 2 * self.flows.len() + 1024 {
-            let flows = &self.flows;
-            self.opened
-                .retain(|(ff, k)| flows.get(k).is_some_and(|f| f.first_frame == *ff));
         }
 
         // Expire idle flows about once per second of capture time.
@@ -399,6 +356,50 @@ impl<S: StreamSink> FlowTable<S> {
             self.last_sweep = seg.ts;
             self.sweep(seg.ts, done);
         }
+    }
+
+    /// A new flow in a free slot, at the back of both orders.
+    fn open(&mut self, key: FlowKey, dir: Dir, seg: &Segment<'_>, sink: S) -> u32 {
+        let limits = self.limits;
+        let slot = self.flows.insert(Flow {
+            key,
+            syn_dir: None,
+            syn_frame: None,
+            first_dir: dir,
+            first_frame: seg.frame,
+            first_ts: seg.ts,
+            last_frame: seg.frame,
+            last_ts: seg.ts,
+            reasm: [
+                Reassembler::new(limits.max_ooo_bytes),
+                Reassembler::new(limits.max_ooo_bytes),
+            ],
+            packets: [0; 2],
+            bytes: [0; 2],
+            closes: Vec::new(),
+            fin: [false; 2],
+            rst: false,
+            isn: [None; 2],
+            evicted: None,
+            reported: false,
+            sink,
+        });
+        self.slot_of.insert(key, slot);
+        self.opened.push_back(slot);
+        self.recent.push_back(slot);
+        slot
+    }
+
+    /// Take an open flow out of the table and of both orders.
+    fn take(&mut self, key: &FlowKey) -> Option<Flow<S>> {
+        let slot = self.slot_of.remove(key)?;
+        self.recent.remove(slot);
+        self.opened.remove(slot);
+        self.flows.remove(slot)
+    }
+
+    fn get(&self, key: &FlowKey) -> Option<&Flow<S>> {
+        self.flows.get(*self.slot_of.get(key)?)
     }
 
     /// A segment whose tuple has no open flow, or a pure SYN: whether a
@@ -415,7 +416,7 @@ impl<S: StreamSink> FlowTable<S> {
     ) -> Option<bool> {
         // A key is never both open and tombstoned, so tombstones are looked
         // at only when the tuple is not open.
-        let mut open = pure_syn && self.flows.contains_key(&key);
+        let mut open = pure_syn && self.slot_of.contains_key(&key);
         if !open && !self.tombstones.is_empty() {
             if let Some(closed_at) = self.tombstones.get(&key).copied() {
                 if pure_syn {
@@ -431,7 +432,7 @@ impl<S: StreamSink> FlowTable<S> {
 
         // Port reuse: a new SYN on a flow that is finished or has another ISN.
         if pure_syn && open {
-            if let Some(f) = self.flows.get(&key) {
+            if let Some(f) = self.get(&key) {
                 // Same ISN = a retransmitted SYN; another ISN, or a SYN after
                 // data without one, is a new connection on the same tuple.
                 let restart = f.is_closed()
@@ -440,7 +441,7 @@ impl<S: StreamSink> FlowTable<S> {
                         None => f.packets[dir.index()] > 0,
                     };
                 if restart {
-                    if let Some(old) = self.flows.remove(&key) {
+                    if let Some(old) = self.take(&key) {
                         self.finish(old, done);
                     }
                     open = false;
@@ -448,7 +449,7 @@ impl<S: StreamSink> FlowTable<S> {
             }
         }
 
-        if !open && self.flows.len() >= self.limits.max_flows {
+        if !open && self.len() >= self.limits.max_flows {
             self.evict_longest_idle(done);
         }
         Some(open)
@@ -474,25 +475,9 @@ impl<S: StreamSink> FlowTable<S> {
         }
     }
 
-    /// The live entry at the old end of the recency queue (stale entries
-    /// are dropped on the way).
-    fn oldest(&mut self) -> Option<FlowKey> {
-        while let Some(&(k, stamp)) = self.recency.front() {
-            if self.flows.get(&k).is_some_and(|f| f.touched == stamp) {
-                return Some(k);
-            }
-            self.recency.pop_front();
-        }
-        None
-    }
-
-    /// Drop stale queue entries once they outnumber the live ones.
-    fn compact(&mut self) {
-        if self.recency.len() > 2 * self.flows.len() + 1024 {
-            let flows = &self.flows;
-            self.recency
-                .retain(|(k, stamp)| flows.get(k).is_some_and(|f| f.touched == *stamp));
-        }
+    /// The flow whose last packet is the oldest.
+    fn longest_idle(&self) -> Option<&Flow<S>> {
+        self.flows.get(self.recent.front()?)
     }
 
     /// Finish flows idle longer than the timeout at capture time `now`,
@@ -500,16 +485,12 @@ impl<S: StreamSink> FlowTable<S> {
     /// timestamps go backwards are expired later, or at the end).
     pub fn sweep(&mut self, now: Timestamp, done: &mut dyn FnMut(Flow<S>)) {
         let timeout = self.limits.idle_timeout_secs;
-        while let Some(k) = self.oldest() {
-            let idle = self
-                .flows
-                .get(&k)
-                .is_some_and(|f| now.secs_since(f.last_ts) >= timeout);
-            if !idle {
-                break;
-            }
-            self.recency.pop_front();
-            if let Some(mut f) = self.flows.remove(&k) {
+        while let Some(key) = self
+            .longest_idle()
+            .filter(|f| now.secs_since(f.last_ts) >= timeout)
+            .map(|f| f.key)
+        {
+            if let Some(mut f) = self.take(&key) {
                 f.evicted = Some(EvictionCause::Idle);
                 self.finish(f, done);
             }
@@ -523,31 +504,22 @@ impl<S: StreamSink> FlowTable<S> {
                 self.tombstones.remove(&k);
             }
         }
-        self.compact();
     }
 
     fn evict_longest_idle(&mut self, done: &mut dyn FnMut(Flow<S>)) {
-        if let Some(k) = self.oldest() {
-            self.recency.pop_front();
-            if let Some(mut f) = self.flows.remove(&k) {
+        if let Some(key) = self.longest_idle().map(|f| f.key) {
+            if let Some(mut f) = self.take(&key) {
                 f.evicted = Some(EvictionCause::TableFull);
                 self.evicted_full += 1;
                 self.finish(f, done);
             }
         }
-        self.compact();
     }
 
     /// First frame of the oldest flow still open (`None` when none is):
     /// no flow finished later can have started before it.
     pub fn oldest_open_first_frame(&mut self) -> Option<u64> {
-        while let Some(&(ff, k)) = self.opened.front() {
-            if self.flows.get(&k).is_some_and(|f| f.first_frame == ff) {
-                return Some(ff);
-            }
-            self.opened.pop_front();
-        }
-        None
+        Some(self.flows.get(self.opened.front()?)?.first_frame)
     }
 
     /// Every open flow, in first-frame order (for periodic re-reports).
@@ -559,14 +531,15 @@ impl<S: StreamSink> FlowTable<S> {
 
     /// An open flow by key.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<S>> {
-        self.flows.get_mut(key)
+        self.flows.get_mut(*self.slot_of.get(key)?)
     }
 
     /// End of input: finish every open flow, in first-frame order.
     pub fn drain(&mut self, done: &mut dyn FnMut(Flow<S>)) {
-        self.recency.clear();
+        self.recent.clear();
         self.opened.clear();
-        let mut all: Vec<Flow<S>> = self.flows.drain().map(|(_, f)| f).collect();
+        self.slot_of.clear();
+        let mut all: Vec<Flow<S>> = self.flows.drain();
         all.sort_by_key(|f| (f.first_frame, f.key));
         for f in all {
             self.finish(f, done);
@@ -583,38 +556,16 @@ impl<S: StreamSink> FlowTable<S> {
     }
 }
 
-/// What [`apply`] leaves for the table to do once the flow is no longer borrowed.
-struct Applied {
-    /// A recency entry was pushed (the queue may need compacting).
-    queued: bool,
-    /// The segment closed the flow (RST, or the second FIN).
-    closed: bool,
-}
-
-/// Account one segment to its flow: recency, counters, SYN, payload to the
-/// reassembler (and on to the consumer), FIN and RST.
+/// Account one segment to its flow: counters, SYN, payload to the
+/// reassembler (and on to the consumer), FIN and RST. True when the segment
+/// closed the flow (RST, or the second FIN).
 fn apply<S: StreamSink>(
     flow: &mut Flow<S>,
     seg: &Segment<'_>,
     dir: Dir,
-    stamp: u64,
-    recency: &mut VecDeque<(FlowKey, u64)>,
     limits: FlowLimits,
-) -> Applied {
-    let key = flow.key;
+) -> bool {
     let pure_syn = seg.flags.syn && !seg.flags.ack;
-    flow.touched = stamp;
-    let queued = match recency.back_mut() {
-        // A burst of one flow keeps one queue entry.
-        Some(back) if back.0 == key => {
-            back.1 = stamp;
-            false
-        }
-        _ => {
-            recency.push_back((key, stamp));
-            true
-        }
-    };
     flow.last_frame = seg.frame;
     flow.last_ts = seg.ts;
     flow.packets[dir.index()] += 1;
@@ -668,10 +619,7 @@ fn apply<S: StreamSink>(
         flow.rst = true;
         flow.closes.push((dir, seg.frame, CloseKind::Rst, seg.ts));
     }
-    Applied {
-        queued,
-        closed: flow.is_closed(),
-    }
+    flow.is_closed()
 }
 
 fn deliver<S: StreamSink>(sink: &mut S, dir: Dir, d: Delivery<'_>) {
@@ -784,16 +732,22 @@ mod tests {
     }
 
     #[test]
-    fn flood_against_a_full_table_keeps_the_recency_queue_bounded() {
+    fn flood_against_a_full_table_keeps_memory_bounded_and_evicts_oldest_first() {
         let mut t = table(100);
-        let mut evicted = 0u64;
+        let mut evicted = Vec::new();
         for i in 0..50_000u64 {
             let port = 1024 + (i % 60_000) as u16;
-            t.segment(&seg(port, i + 1, 0), &mut |_| Null, &mut |_| evicted += 1);
+            t.segment(&seg(port, i + 1, 0), &mut |_| Null, &mut |f| {
+                evicted.push(f.first_frame)
+            });
         }
         assert_eq!(t.len(), 100);
         assert_eq!(t.evicted_full, 50_000 - 100);
-        assert!(t.recency.len() <= 2 * t.len() + 1024 + 1);
+        assert_eq!(evicted, (1..=50_000 - 100).collect::<Vec<u64>>());
+        let open: Vec<u64> = t.open_flows().iter().map(|f| f.first_frame).collect();
+        assert_eq!(open, (50_000 - 99..=50_000).collect::<Vec<u64>>());
+        // Freed slots are reused: memory is what 100 open flows take.
+        assert_eq!(t.flows.capacity_used(), 100);
     }
 
     #[test]
