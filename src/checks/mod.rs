@@ -246,7 +246,8 @@ pub struct SeenChain<'a> {
 /// report needs for one flow.
 #[derive(Debug, Clone)]
 pub struct JudgedFlow {
-    pub facts: FlowFacts,
+    /// Boxed as the engine hands it over: a few KB, moved by pointer.
+    pub facts: Box<FlowFacts>,
     pub checks: Checks,
     pub findings: Vec<Finding>,
     pub empty_fragments: EmptyFragmentSummary,
@@ -267,7 +268,8 @@ impl JudgedFlow {
 }
 
 /// Judge one flow against the profile.
-pub fn judge(facts: FlowFacts, profile: &Profile) -> JudgedFlow {
+pub fn judge(facts: impl Into<Box<FlowFacts>>, profile: &Profile) -> JudgedFlow {
+    let facts: Box<FlowFacts> = facts.into();
     let handshake = handshake::check(&facts, profile);
     let version = negotiation::version(&facts, profile);
     let cipher_suite = negotiation::cipher_suite(&facts, profile);

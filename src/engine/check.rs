@@ -197,7 +197,7 @@ fn write_from_readers(
                     }
                 },
                 &mut |f| {
-                    let _ = tx.send(InputEvent::Flow(Box::new(f)));
+                    let _ = tx.send(InputEvent::Flow(f));
                 },
             );
             if let Some(b) = bar {

@@ -165,7 +165,7 @@ fn watch<E: From<EngineError>>(
         }
         for mut f in worker.take_finished() {
             cache.observe(&mut f);
-            on_event(LiveEvent::Flow(Box::new(f)))?;
+            on_event(LiveEvent::Flow(f))?;
         }
         let dropped = cap.stats().dropped.unwrap_or(0);
         if dropped > dropped_reported {
@@ -184,7 +184,7 @@ fn watch<E: From<EngineError>>(
     }
     for mut f in worker.finish() {
         cache.observe(&mut f);
-        on_event(LiveEvent::Flow(Box::new(f)))?;
+        on_event(LiveEvent::Flow(f))?;
     }
     if let Some(p) = pcap.as_mut() {
         if let Some(w) = evidence_loss.attempt(p, PcapRing::flush) {

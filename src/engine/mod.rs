@@ -249,7 +249,7 @@ pub fn stream(
     index: usize,
     opts: &EngineOptions,
     progress: &dyn Fn(u64),
-    on_flow: &mut dyn FnMut(FlowFacts),
+    on_flow: &mut dyn FnMut(Box<FlowFacts>),
 ) -> Result<InputFacts, EngineError> {
     let source = match input.into() {
         Input::Path(path) if opts.hash_input => FileSource::open_hashed(&path)?,
@@ -282,7 +282,7 @@ pub fn collect(
     opts: &EngineOptions,
 ) -> Result<InputFacts, EngineError> {
     let mut flows = Vec::new();
-    let mut facts = stream(input, index, opts, &|_| {}, &mut |f| flows.push(f))?;
+    let mut facts = stream(input, index, opts, &|_| {}, &mut |f| flows.push(*f))?;
     facts.flows = flows;
     Ok(facts)
 }
@@ -303,7 +303,7 @@ fn read_in_one_thread(
     opts: &EngineOptions,
     progress: &dyn Fn(u64),
     order: &mut OrderedRelease,
-    on_flow: &mut dyn FnMut(FlowFacts),
+    on_flow: &mut dyn FnMut(Box<FlowFacts>),
 ) -> Result<ReadTotals, EngineError> {
     let mut worker = Worker::new(index, opts);
     let mut decode = DecodeCounters::default();
@@ -379,8 +379,8 @@ pub struct OrderedRelease {
 }
 
 impl OrderedRelease {
-    pub fn push(&mut self, f: FlowFacts) {
-        self.pending.insert((f.first_frame, f.key), Box::new(f));
+    pub fn push(&mut self, f: Box<FlowFacts>) {
+        self.pending.insert((f.first_frame, f.key), f);
     }
 
     /// Hand out every waiting flow that started before frame `low`.
@@ -391,20 +391,20 @@ impl OrderedRelease {
     /// before `low` has finished, so the earliest such connection is known
     /// and the choice does not depend on timing — or until the end of the
     /// input or a checkpoint lets everything go.
-    pub fn release_below(&mut self, low: u64, out: &mut dyn FnMut(FlowFacts)) {
+    pub fn release_below(&mut self, low: u64, out: &mut dyn FnMut(Box<FlowFacts>)) {
         self.release(low, false, out);
     }
 
-    pub fn release_all(&mut self, out: &mut dyn FnMut(FlowFacts)) {
+    pub fn release_all(&mut self, out: &mut dyn FnMut(Box<FlowFacts>)) {
         self.release(u64::MAX, true, out);
     }
 
-    fn release(&mut self, low: u64, all: bool, out: &mut dyn FnMut(FlowFacts)) {
+    fn release(&mut self, low: u64, all: bool, out: &mut dyn FnMut(Box<FlowFacts>)) {
         while let Some(entry) = self.pending.first_entry() {
             if entry.key().0 >= low {
                 break;
             }
-            let mut f = *entry.remove();
+            let mut f = entry.remove();
             if f.wants_later_certificates() {
                 let lender = self
                     .pending
@@ -428,7 +428,7 @@ impl OrderedRelease {
 
     /// At a checkpoint (every flow finished before it is known to be here):
     /// if too many flows wait behind an open one, write them now.
-    pub fn checkpoint(&mut self, out: &mut dyn FnMut(FlowFacts)) {
+    pub fn checkpoint(&mut self, out: &mut dyn FnMut(Box<FlowFacts>)) {
         if self.pending.len() > MAX_WAITING {
             self.release_all(out);
         }

@@ -45,7 +45,7 @@ const POOL_BUFFERS: usize = 4;
 /// What a worker says after each batch.
 struct Progress {
     shard: usize,
-    finished: Vec<FlowFacts>,
+    finished: Vec<Box<FlowFacts>>,
     oldest_open: Option<u64>,
     /// The batch's frame list, emptied, for reuse.
     spent: Vec<FrameRef>,
@@ -167,7 +167,7 @@ pub(super) fn run(
     opts: &EngineOptions,
     progress: &dyn Fn(u64),
     order: &mut OrderedRelease,
-    on_flow: &mut dyn FnMut(FlowFacts),
+    on_flow: &mut dyn FnMut(Box<FlowFacts>),
 ) -> Result<ReadTotals, EngineError> {
     let n = opts.threads.max(1);
     let (home, pool) = unbounded::<Vec<u8>>();

@@ -33,7 +33,7 @@ pub struct Worker {
     keys: Option<Arc<Keys>>,
     /// Boxed TLS state: see `StreamSink for Box`.
     table: FlowTable<Box<TlsFlow>>,
-    finished: Vec<FlowFacts>,
+    finished: Vec<Box<FlowFacts>>,
 }
 
 impl Worker {
@@ -114,7 +114,7 @@ impl Worker {
                     let tls = flow.sink.facts().clone();
                     let filter = &self.filter;
                     let facts = builder::build(flow, tls, input, &|p| filter.is_audited(p));
-                    self.finished.push(facts);
+                    self.finished.push(Box::new(facts));
                 }
             }
         }
@@ -149,7 +149,7 @@ impl Worker {
     }
 
     /// Flows finished since the last call (streaming consumers).
-    pub fn take_finished(&mut self) -> Vec<FlowFacts> {
+    pub fn take_finished(&mut self) -> Vec<Box<FlowFacts>> {
         std::mem::take(&mut self.finished)
     }
 
@@ -167,7 +167,7 @@ impl Worker {
     }
 
     /// End of input: finish all open flows and return every flow, sorted.
-    pub fn finish(&mut self) -> Vec<FlowFacts> {
+    pub fn finish(&mut self) -> Vec<Box<FlowFacts>> {
         {
             let mut done = collect_into(&mut self.finished, self.input, &self.filter);
             self.table.drain(&mut done);
@@ -207,13 +207,15 @@ pub(super) fn early_drop(
 /// The consumer of the flows the table lets go: the facts of each one not
 /// already reported early.
 fn collect_into<'a>(
-    finished: &'a mut Vec<FlowFacts>,
+    finished: &'a mut Vec<Box<FlowFacts>>,
     input: usize,
     filter: &'a PortFilter,
 ) -> impl FnMut(Flow<Box<TlsFlow>>) + 'a {
     move |flow| {
         if !flow.reported {
-            finished.push(to_facts(flow, input, filter));
+            // Boxed once here: the facts (a few KB) then travel to the
+            // report by pointer, through the release order and a channel.
+            finished.push(Box::new(to_facts(flow, input, filter)));
         }
     }
 }
