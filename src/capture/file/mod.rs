@@ -286,17 +286,10 @@ impl FileSource {
             if let Some(record) = self.buffered_record() {
                 self.pending_consume = record.bytes;
                 self.stats.packets += 1;
-                let nanos = if self.legacy_nanos {
-                    record.ts_frac
-                } else {
-                    record.ts_frac.saturating_mul(1000)
-                };
-                let ts = Timestamp::new(i64::from(record.ts_sec), nanos);
                 let data = self.start + LEGACY_RECORD_HEADER..self.start + record.bytes;
-                let link = self.legacy_link;
-                return Ok(Some(self.make_frame(
-                    ts,
-                    link,
+                return Ok(Some(self.legacy_frame(
+                    record.ts_sec,
+                    record.ts_frac,
                     record.caplen,
                     record.origlen,
                     data,
@@ -567,15 +560,7 @@ impl FileSource {
                 caplen,
                 origlen,
                 range,
-            } => {
-                let nanos = if self.legacy_nanos {
-                    ts_frac
-                } else {
-                    ts_frac.saturating_mul(1000)
-                };
-                let ts = Timestamp::new(i64::from(ts_sec), nanos);
-                Some(self.make_frame(ts, self.legacy_link, caplen, origlen, range))
-            }
+            } => Some(self.legacy_frame(ts_sec, ts_frac, caplen, origlen, range)),
             BlockInfo::Section { big_endian } => {
                 self.section_be = big_endian;
                 self.ifaces.clear();
@@ -641,6 +626,25 @@ impl FileSource {
             }
             BlockInfo::Other => None,
         }
+    }
+
+    /// A classic pcap record's frame: its timestamp in the file's unit, its
+    /// link type the file header's.
+    fn legacy_frame(
+        &mut self,
+        ts_sec: u32,
+        ts_frac: u32,
+        caplen: u32,
+        origlen: u32,
+        range: std::ops::Range<usize>,
+    ) -> (Frame<'static>, std::ops::Range<usize>) {
+        let nanos = if self.legacy_nanos {
+            ts_frac
+        } else {
+            ts_frac.saturating_mul(1000)
+        };
+        let ts = Timestamp::new(i64::from(ts_sec), nanos);
+        self.make_frame(ts, self.legacy_link, caplen, origlen, range)
     }
 
     fn make_frame(
