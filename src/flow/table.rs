@@ -333,7 +333,13 @@ impl<S: StreamSink> FlowTable<S> {
                 let Some(open) = self.admit(key, dir, seg, pure_syn, done) else {
                     return;
                 };
-                match open.then(|| self.slot_of.get(&key).copied()).flatten() {
+                // Open: a retransmitted SYN of the flow on this tuple.
+                let existing = if open {
+                    self.slot_of.get(&key).copied()
+                } else {
+                    None
+                };
+                match existing {
                     Some(slot) => slot,
                     None => self.open(key, dir, seg, new_sink(&key)),
                 }
