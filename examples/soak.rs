@@ -87,7 +87,7 @@ fn main() -> std::process::ExitCode {
                 let f = e.path();
                 if f.is_dir() {
                     files.extend(mutate::capture_files(&f));
-                } else if is_capture(&f) {
+                } else if mutate::has_capture_magic(&f) {
                     files.push(f);
                 }
             }
@@ -154,21 +154,4 @@ fn main() -> std::process::ExitCode {
     } else {
         std::process::ExitCode::from(1)
     }
-}
-
-fn is_capture(p: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 4];
-    let ok = std::fs::File::open(p)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok();
-    ok && matches!(
-        head,
-        [0xd4, 0xc3, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0xc3, 0xd4]
-            | [0x4d, 0x3c, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0x3c, 0x4d]
-            | [0x0a, 0x0d, 0x0d, 0x0a]
-            | [0x1f, 0x8b, _, _]
-    )
 }

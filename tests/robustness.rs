@@ -60,20 +60,12 @@ fn bases(test: &str) -> Vec<(String, Vec<u8>)> {
         // Corpus files keep their original names, some without extension.
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let p = e.path();
-            if p.is_file() && !files.contains(&p) && p.extension().is_none_or(|x| x != "json") {
-                let head = std::fs::read(&p).unwrap_or_default();
-                let magic = head.get(..4).unwrap_or_default();
-                if matches!(
-                    magic,
-                    [0xd4, 0xc3, 0xb2, 0xa1]
-                        | [0xa1, 0xb2, 0xc3, 0xd4]
-                        | [0x4d, 0x3c, 0xb2, 0xa1]
-                        | [0xa1, 0xb2, 0x3c, 0x4d]
-                        | [0x0a, 0x0d, 0x0d, 0x0a]
-                        | [0x1f, 0x8b, _, _]
-                ) {
-                    files.push(p);
-                }
+            if p.is_file()
+                && !files.contains(&p)
+                && p.extension().is_none_or(|x| x != "json")
+                && mutate::has_capture_magic(&p)
+            {
+                files.push(p);
             }
         }
     }

@@ -512,6 +512,27 @@ fn pipeline(name: &str, bytes: Arc<[u8]>, opts: &EngineOptions, out: &mut Outcom
     }
 }
 
+/// Whether the file at `p` starts like a capture tlsaudit reads (pcap in
+/// either byte order, µs or ns, the "modified" variant; pcapng; gzip):
+/// corpus files keep their original names, some without an extension.
+pub fn has_capture_magic(p: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let read = std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut head));
+    read.is_ok()
+        && matches!(
+            head,
+            [0xd4, 0xc3, 0xb2, 0xa1]
+                | [0xa1, 0xb2, 0xc3, 0xd4]
+                | [0x4d, 0x3c, 0xb2, 0xa1]
+                | [0xa1, 0xb2, 0x3c, 0x4d]
+                | [0x34, 0xcd, 0xb2, 0xa1]
+                | [0xa1, 0xb2, 0xcd, 0x34]
+                | [0x0a, 0x0d, 0x0d, 0x0a]
+                | [0x1f, 0x8b, _, _]
+        )
+}
+
 /// Every capture file under `dir` (recursively), sorted, skipping
 /// `fuzz-regressions` (replayed separately) and non-capture files.
 pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
