@@ -93,16 +93,30 @@ impl DirectionEvidence {
     }
 }
 
+/// What the counts of a flow's `empty_fragments` object rest on, from both
+/// directions together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CountBasis {
+    /// Exact: the records were decrypted (in at least one direction).
+    Decrypted,
+    /// Record sizes and segment boundaries on the wire.
+    Wire,
+    /// As `Wire`, but some minimal record was followed in a later segment:
+    /// an empty fragment or a 1/n-1 split.
+    WireAmbiguous,
+    /// No application data in either direction.
+    #[serde(rename = "none")]
+    NoApplicationData,
+}
+
 /// The `empty_fragments` object of a flow report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EmptyFragmentSummary {
     /// Empty fragments counted from the client / server (see `evidence`).
     pub client: u64,
     pub server: u64,
-    /// `decrypted` (exact), `wire` (record sizes and segments), `wire-ambiguous`
-    /// (minimal records followed in a later segment: empty fragment or 1/n-1
-    /// split), or `none` (no application data).
-    pub evidence: &'static str,
+    pub evidence: CountBasis,
     pub client_detail: DirectionEvidence,
     pub server_detail: DirectionEvidence,
 }
@@ -263,15 +277,15 @@ pub(super) fn check(f: &FlowFacts, p: &Profile) -> (CheckResult, EmptyFragmentSu
         evidence: if matches!(c, DirectionEvidence::Decrypted { .. })
             || matches!(s, DirectionEvidence::Decrypted { .. })
         {
-            "decrypted"
+            CountBasis::Decrypted
         } else if c == DirectionEvidence::NoApplicationData
             && s == DirectionEvidence::NoApplicationData
         {
-            "none"
+            CountBasis::NoApplicationData
         } else if c.ambiguous() || s.ambiguous() {
-            "wire-ambiguous"
+            CountBasis::WireAmbiguous
         } else {
-            "wire"
+            CountBasis::Wire
         },
         client_detail: c.clone(),
         server_detail: s.clone(),
@@ -395,7 +409,10 @@ mod tests {
         let (c, s) = run(&b.build());
         assert_eq!(c.verdict, Verdict::Fail);
         assert_eq!(c.frames, vec![11, 12, 13]);
-        assert_eq!((s.client, s.server, s.evidence), (0, 3, "decrypted"));
+        assert_eq!(
+            (s.client, s.server, s.evidence),
+            (0, 3, CountBasis::Decrypted)
+        );
         assert_eq!(c.remedy.as_deref(), Some(remedies::IMP_EMPTY_FRAGMENTS));
     }
 
@@ -408,7 +425,7 @@ mod tests {
         }
         let (c, s) = run(&b.build());
         assert_eq!(c.verdict, Verdict::Pass);
-        assert_eq!(s.evidence, "decrypted");
+        assert_eq!(s.evidence, CountBasis::Decrypted);
     }
 
     #[test]
@@ -419,7 +436,7 @@ mod tests {
         let (c, s) = run(&b.build());
         assert_eq!(c.verdict, Verdict::Fail);
         assert_eq!(c.frames, vec![10, 14]);
-        assert_eq!((s.client, s.server, s.evidence), (2, 0, "wire"));
+        assert_eq!((s.client, s.server, s.evidence), (2, 0, CountBasis::Wire));
     }
 
     #[test]
@@ -467,7 +484,7 @@ mod tests {
             .build();
         let (c, s) = run(&f);
         assert_eq!(c.verdict, Verdict::Unknown);
-        assert_eq!(s.evidence, "none");
+        assert_eq!(s.evidence, CountBasis::NoApplicationData);
     }
 
     #[test]

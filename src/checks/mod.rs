@@ -42,7 +42,7 @@ use crate::facts::{anomaly, FlowFacts, Role};
 use crate::profile::Profile;
 use crate::tls::model::{AlertFacts, CertChainFacts, FrameNo};
 
-pub use empty_fragments::{DirectionEvidence, EmptyFragmentSummary};
+pub use empty_fragments::{CountBasis, DirectionEvidence, EmptyFragmentSummary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -21,7 +21,7 @@
 //!   reaches it).
 //!
 //! ```
-//! use tlsaudit::checks::{fixture::{cert, FlowBuilder}, judge, peers::PeerTracker};
+//! use tlsaudit::checks::{fixture::{cert, FlowBuilder}, judge, peers::{Changed, PeerTracker}};
 //! use tlsaudit::profile::Profile;
 //! let p = Profile::builtin();
 //! let mut peers = PeerTracker::default();
@@ -30,7 +30,7 @@
 //! renewed.sha256 = "cd".repeat(32);
 //! let second = FlowBuilder::new().federation_ok().server_chain(6, vec![renewed]).build();
 //! let changes = peers.observe(&judge(second, &p));
-//! assert_eq!(changes[0].what, "server_certificate");
+//! assert_eq!(changes[0].what, Changed::ServerCertificate);
 //! ```
 
 use std::net::IpAddr;
@@ -185,15 +185,38 @@ impl PeerSummary {
     }
 }
 
+/// What changed between a flow and its peer's (or name's) earlier one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Changed {
+    ServerCertificate,
+    ClientCertificate,
+    Version,
+    CipherSuite,
+    /// Another address behind the same CN presented a different
+    /// certificate.
+    NameMembers,
+}
+
+impl Changed {
+    /// The name in reports (`change` events' `what`, finding messages).
+    pub fn name(self) -> &'static str {
+        match self {
+            Changed::ServerCertificate => "server_certificate",
+            Changed::ClientCertificate => "client_certificate",
+            Changed::Version => "version",
+            Changed::CipherSuite => "cipher_suite",
+            Changed::NameMembers => "name_members",
+        }
+    }
+}
+
 /// A difference between a flow and what its peer (or name) presented before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerChange {
     pub client: IpAddr,
     pub server: IpAddr,
-    /// `server_certificate`, `client_certificate`, `version`,
-    /// `cipher_suite`, or `name_members` (another address behind the same
-    /// CN presented a different certificate).
-    pub what: &'static str,
+    pub what: Changed,
     /// The side concerned, for certificates.
     pub role: Option<Role>,
     pub before: String,
@@ -268,7 +291,7 @@ impl PeerTracker {
         let version = f.tls.negotiated_version;
         let cipher = f.tls.cipher_suite;
 
-        let change = |what: &'static str,
+        let change = |what: Changed,
                       role: Option<Role>,
                       before: String,
                       after: String,
@@ -311,9 +334,9 @@ impl PeerTracker {
                 if !diff.is_empty() {
                     out.push(change(
                         if role == Role::Server {
-                            "server_certificate"
+                            Changed::ServerCertificate
                         } else {
-                            "client_certificate"
+                            Changed::ClientCertificate
                         },
                         Some(role),
                         before.describe(),
@@ -333,23 +356,25 @@ impl PeerTracker {
             }
             *slot = Some((now.clone(), here));
         }
-        let mut negotiated = |what: &'static str, before: String, now: String, at: SeenAt| {
+        let mut negotiated = |what: Changed, before: String, now: String, at: SeenAt| {
             let message = format!(
-                "this peer negotiated {now} where its connection at frame {} of input {} negotiated {before} ({what} changed)",
-                at.frame, at.input
+                "this peer negotiated {now} where its connection at frame {} of input {} negotiated {before} ({} changed)",
+                at.frame,
+                at.input,
+                what.name()
             );
             out.push(change(what, None, before, now, at, message));
         };
         if let Some(now) = version {
             if let Some((before, at)) = state.version.filter(|(before, _)| *before != now) {
-                negotiated("version", before.name(), now.name(), at);
+                negotiated(Changed::Version, before.name(), now.name(), at);
             }
             state.version = Some((now, here));
         }
         if let Some(now) = cipher {
             if let Some((before, at)) = state.cipher.filter(|(before, _)| *before != now) {
                 negotiated(
-                    "cipher_suite",
+                    Changed::CipherSuite,
                     suites::display(before),
                     suites::display(now),
                     at,
@@ -375,7 +400,7 @@ impl PeerTracker {
                 .entry(self.key.as_str(), || (now.clone(), addr, here));
             if slot.1 != addr && slot.0 .0.sha256 != now.0.sha256 {
                 members.push(change(
-                    "name_members",
+                    Changed::NameMembers,
                     Some(role),
                     format!("{} at {}", slot.0.describe(), slot.1),
                     format!("{} at {addr}", now.describe()),
@@ -494,7 +519,7 @@ mod tests {
             .server_chain(36, vec![renewed("imp.example.com", "cd", "77")]);
         let c = t.observe(&judged(second));
         assert_eq!(c.len(), 1, "{c:?}");
-        assert_eq!(c[0].what, "server_certificate");
+        assert_eq!(c[0].what, Changed::ServerCertificate);
         assert_eq!(c[0].role, Some(Role::Server));
         assert_eq!(c[0].previous, SeenAt { input: 0, frame: 1 });
         assert_eq!(c[0].frame, 30);
@@ -522,7 +547,7 @@ mod tests {
                 .federation_ok()
                 .negotiated(TlsVersion::TLS12, 0x002f),
         ));
-        let what: Vec<&str> = c.iter().map(|x| x.what).collect();
+        let what: Vec<&str> = c.iter().map(|x| x.what.name()).collect();
         assert_eq!(what, vec!["version", "cipher_suite"]);
         assert_eq!(
             (c[0].before.as_str(), c[0].after.as_str()),
@@ -554,7 +579,7 @@ mod tests {
             .server_chain(6, vec![renewed("imp.example.com", "ee", "99")]);
         let c = t.observe(&judged(other));
         assert_eq!(c.len(), 1, "{c:?}");
-        assert_eq!(c[0].what, "name_members");
+        assert_eq!(c[0].what, Changed::NameMembers);
         assert!(
             c[0].message.starts_with(
                 "10.0.0.1 and 10.0.0.7 both present server certificates named imp.example.com"

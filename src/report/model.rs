@@ -124,7 +124,7 @@ impl InputRecord {
 pub struct ChangeRecord {
     pub client: String,
     pub server: String,
-    pub what: &'static str,
+    pub what: crate::checks::peers::Changed,
     pub role: Option<&'static str>,
     pub before: String,
     pub after: String,

@@ -9,7 +9,7 @@ use std::io::Write;
 
 use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table};
 
-use crate::checks::{CheckResult, Verdict};
+use crate::checks::{CheckResult, CountBasis, Verdict};
 
 use super::model::{ListedFlow, SummaryRecord};
 use super::{RenderError, RunView};
@@ -32,14 +32,14 @@ pub(super) fn check_cell(c: &CheckResult) -> String {
 /// Empty fragments cell: the counts, or why there are none.
 pub(super) fn empty_fragments_cell(rec: &ListedFlow) -> String {
     let c = &rec.checks.empty_fragments;
-    let value = if rec.empty_fragments.evidence == "none" {
+    let value = if rec.empty_fragments.evidence == CountBasis::NoApplicationData {
         "no app data".to_string()
     } else {
         format!(
             "{}/{}{}",
             rec.empty_fragments.client,
             rec.empty_fragments.server,
-            if rec.empty_fragments.evidence == "decrypted" {
+            if rec.empty_fragments.evidence == CountBasis::Decrypted {
                 " (decrypted)"
             } else {
                 ""
