@@ -458,6 +458,19 @@ mod tests {
     use crate::tls::model::TlsVersion;
     use std::net::Ipv4Addr;
 
+    #[test]
+    fn a_change_is_named_in_messages_as_in_change_events() {
+        for c in [
+            Changed::ServerCertificate,
+            Changed::ClientCertificate,
+            Changed::Version,
+            Changed::CipherSuite,
+            Changed::NameMembers,
+        ] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+        }
+    }
+
     fn judged(b: FlowBuilder) -> JudgedFlow {
         judge(b.build(), &Profile::builtin())
     }
