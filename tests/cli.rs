@@ -263,3 +263,27 @@ fn jsonl_check_of_stdin(threads: &str, stdout: Stdio) -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+#[test]
+fn ports_may_be_given_as_a_comma_separated_list() {
+    let cap = root().join("captures/compliant-mtls.pcap");
+    let cap = cap.to_str().unwrap();
+    let run = |ports: &[&str]| {
+        let mut args = vec!["check", "-q", "--format", "json"];
+        args.extend_from_slice(ports);
+        args.push(cap);
+        let out = tlsaudit(&args);
+        assert_ne!(
+            out.status.code(),
+            Some(2),
+            "{ports:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed = run(&["--port", "443,5062"]);
+    assert_eq!(listed, run(&["--port", "443", "--port", "5062"]));
+    let doc: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(doc["flows"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(doc["profile"]["ports"], serde_json::json!([443, 5062]));
+}

@@ -73,8 +73,9 @@ pub struct CommonArgs {
     /// TOML profile; without it the built-in IM&P <-> OCS profile applies.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
-    /// Server port to audit (repeatable); default from the profile (5062).
-    #[arg(long = "port", value_name = "N")]
+    /// Server port to audit (repeatable, or a comma-separated list); default
+    /// from the profile (5062).
+    #[arg(long = "port", value_name = "N", value_delimiter = ',')]
     pub ports: Vec<u16>,
     /// Audit every TCP flow, whatever its ports.
     #[arg(long)]
