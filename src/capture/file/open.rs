@@ -286,6 +286,7 @@ impl FileSource {
             pending_consume: 0,
             read_error,
             digest: None,
+            in_place: true,
         })
     }
 }
