@@ -96,6 +96,17 @@ const EPB_TYPE: u32 = 6;
 const EPB_HEADER: usize = 28;
 const EPB_FRAMING: usize = EPB_HEADER + 4;
 
+/// The 32-bit word at `at` of a record header, in the file's byte order.
+#[inline]
+fn word_at<const N: usize>(header: &[u8; N], at: usize, big_endian: bool) -> u32 {
+    let bytes = [header[at], header[at + 1], header[at + 2], header[at + 3]];
+    if big_endian {
+        u32::from_be_bytes(bytes)
+    } else {
+        u32::from_le_bytes(bytes)
+    }
+}
+
 /// A classic pcap record found whole in the buffer (see
 /// [`FileSource::buffered_record`]).
 struct LegacyRecord {
@@ -395,14 +406,7 @@ impl FileSource {
         }
         let data = self.buf.get(self.start..self.end)?;
         let header: &[u8; LEGACY_RECORD_HEADER] = data.first_chunk()?;
-        let field = |at: usize| {
-            let bytes = [header[at], header[at + 1], header[at + 2], header[at + 3]];
-            if big_endian {
-                u32::from_be_bytes(bytes)
-            } else {
-                u32::from_le_bytes(bytes)
-            }
-        };
+        let field = |at: usize| word_at(header, at, big_endian);
         let caplen = field(8);
         let bytes = LEGACY_RECORD_HEADER.checked_add(caplen as usize)?;
         (bytes <= data.len()).then(|| LegacyRecord {
@@ -431,14 +435,7 @@ impl FileSource {
         let data = self.buf.get(self.start..self.end)?;
         let header: &[u8; EPB_HEADER] = data.first_chunk()?;
         let big_endian = self.section_be;
-        let field = |at: usize| {
-            let bytes = [header[at], header[at + 1], header[at + 2], header[at + 3]];
-            if big_endian {
-                u32::from_be_bytes(bytes)
-            } else {
-                u32::from_le_bytes(bytes)
-            }
-        };
+        let field = |at: usize| word_at(header, at, big_endian);
         if field(0) != EPB_TYPE {
             return None;
         }
@@ -452,13 +449,8 @@ impl FileSource {
         if field(4) as usize != len {
             return None;
         }
-        let trailer: [u8; 4] = data.get(len - 4..len)?.try_into().ok()?;
-        let trailer = if big_endian {
-            u32::from_be_bytes(trailer)
-        } else {
-            u32::from_le_bytes(trailer)
-        };
-        if trailer as usize != len {
+        let trailer: &[u8; 4] = data.get(len - 4..len)?.try_into().ok()?;
+        if word_at(trailer, 0, big_endian) as usize != len {
             return None;
         }
         let at = self.start + EPB_HEADER;
@@ -527,12 +519,8 @@ impl FileSource {
             Layout::Legacy { .. } => (LEGACY_RECORD_HEADER, 8, self.legacy_be),
             Layout::Ng => (0, 4, self.section_be),
         };
-        let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
-        let len = if big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        };
+        let field: &[u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        let len = word_at(field, 0, big_endian);
         Some((len, header + len as usize))
     }
 

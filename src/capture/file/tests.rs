@@ -226,6 +226,15 @@ impl io::Read for Trickle {
     }
 }
 
+/// Append `big_endian_bytes` in the given byte order.
+fn put(v: &mut Vec<u8>, big_endian_bytes: &[u8], big_endian: bool) {
+    if big_endian {
+        v.extend_from_slice(big_endian_bytes);
+    } else {
+        v.extend(big_endian_bytes.iter().rev());
+    }
+}
+
 /// A classic pcap in the given byte order and timestamp unit, or the
 /// "modified" variant, with records of `sizes` bytes each cut to `snap`.
 fn classic_pcap(big_endian: bool, nanos: bool, modified: bool, sizes: &[(u16, u32)]) -> Vec<u8> {
@@ -234,22 +243,12 @@ fn classic_pcap(big_endian: bool, nanos: bool, modified: bool, sizes: &[(u16, u3
         (false, true) => 0xa1b2_3c4d,
         (false, false) => 0xa1b2_c3d4,
     };
-    let word = |v: &mut Vec<u8>, x: u32| {
-        v.extend_from_slice(&if big_endian {
-            x.to_be_bytes()
-        } else {
-            x.to_le_bytes()
-        })
-    };
+    let word = |v: &mut Vec<u8>, x: u32| put(v, &x.to_be_bytes(), big_endian);
     let mut v = Vec::new();
     word(&mut v, magic);
     let (major, minor) = (2u16, 4u16);
     for half in [major, minor] {
-        v.extend_from_slice(&if big_endian {
-            half.to_be_bytes()
-        } else {
-            half.to_le_bytes()
-        });
+        put(&mut v, &half.to_be_bytes(), big_endian);
     }
     for x in [0, 0, 65535, 101] {
         word(&mut v, x);
@@ -314,20 +313,8 @@ fn ng_block() -> impl proptest::strategy::Strategy<Value = NgBlock> {
 /// A pcapng file: a section in the given byte order with two interfaces
 /// (Ethernet in µs, raw IP in ns), then `blocks`.
 fn pcapng_of(big_endian: bool, blocks: &[NgBlock]) -> Vec<u8> {
-    let word = |v: &mut Vec<u8>, x: u32| {
-        v.extend_from_slice(&if big_endian {
-            x.to_be_bytes()
-        } else {
-            x.to_le_bytes()
-        })
-    };
-    let half = |v: &mut Vec<u8>, x: u16| {
-        v.extend_from_slice(&if big_endian {
-            x.to_be_bytes()
-        } else {
-            x.to_le_bytes()
-        })
-    };
+    let word = |v: &mut Vec<u8>, x: u32| put(v, &x.to_be_bytes(), big_endian);
+    let half = |v: &mut Vec<u8>, x: u16| put(v, &x.to_be_bytes(), big_endian);
     let mut v = Vec::new();
     // Section header: type, length, byte-order magic, version 1.0, length unknown.
     word(&mut v, 0x0a0d_0d0a);
